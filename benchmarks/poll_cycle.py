@@ -1,0 +1,534 @@
+"""The poll-cycle benchmark: the engine against a simulated world, side by side with a naive bot.
+
+    python -m benchmarks.poll_cycle                 # 1,000 servers, 5,000 pairs, 2,000 drivers
+    python -m benchmarks.poll_cycle --scale 5       # 10,000 drivers (memory check)
+    python -m benchmarks.poll_cycle --smoke         # a small world in seconds (used by a test)
+
+Three processes: the fake iRacing (HTTP on loopback, 80 ms per data call and 40 ms per S3 link
+in simulated time, 240 requests per 60 s window), the strategy under test (its CPU time and peak
+RSS are what is reported), and this one, which builds the world, starts both and compares what
+was posted with what had to be. Simulated time runs ``--speed`` times faster than the wall
+clock; all latencies, windows and intervals are simulated seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.world import World, build_world, expected_posts
+
+HERE = Path(__file__).resolve().parent
+RATE_LIMIT = 240
+RATE_WINDOW = 60.0
+# After the last race comes out, keep polling long enough for the idlest driver's next poll
+# (MAX_IDLE_POLL_MINUTES, 30) so every race of the run can be counted as posted or missed.
+DRAIN_SECONDS = 1800.0
+DATA_LATENCY_MS = 80.0
+S3_LATENCY_MS = 40.0
+
+
+class SimClock:
+    """Simulated epoch seconds: ``speed`` times the wall clock from a shared real start."""
+
+    def __init__(self, sim_start: float, speed: float) -> None:
+        self.sim_start = sim_start
+        self.speed = speed
+        self.real_start: float | None = None
+
+    def start(self, real_start: float) -> None:
+        self.real_start = real_start
+
+    def now(self) -> float:
+        if self.real_start is None:
+            return self.sim_start
+        return self.sim_start + (time.time() - self.real_start) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    async def sleep_until(self, when: float) -> None:
+        await self.sleep(when - self.now())
+
+
+@dataclass(frozen=True)
+class Options:
+    servers: int
+    pairs: int
+    drivers: int
+    hours: float
+    speed: float
+    interval: float
+    concurrency: int
+    seed: int
+    activity: float = 1.0
+
+    def world(self) -> World:
+        return build_world(servers=self.servers, pairs=self.pairs, drivers=self.drivers, hours=self.hours,
+                           interval=self.interval, seed=self.seed, activity=self.activity)
+
+    def argv(self) -> list[str]:
+        return [f"--{k.replace('_', '-')}={v}" for k, v in asdict(self).items()]
+
+
+# --- the fake iRacing process ----------------------------------------------------------------
+
+async def serve_fake(opts: Options, workdir: Path) -> None:
+    from tests.fakes.iracing_api import FakeIRacing, RaceEntry
+
+    world = opts.world()
+    clock = SimClock(world.start, opts.speed)
+    fake = FakeIRacing(clock=clock.now, latency_ms=DATA_LATENCY_MS / opts.speed,
+                       s3_latency_ms=S3_LATENCY_MS / opts.speed, rate_limit=RATE_LIMIT, rate_window=RATE_WINDOW,
+                       link_ttl=600)
+
+    def add(race: Any) -> None:
+        entries = [RaceEntry((c,)) for c in race.drivers] + [RaceEntry((c,)) for c in race.fillers]
+        fake.add_race(entries, subsession_id=race.subsession_id, session_start_time=race.start,
+                      race_minutes=race.minutes, series_name="Benchmark Cup", track_name="Sim Raceway")
+
+    for race in world.history():
+        add(race)
+    await fake.start()
+    (workdir / "fake.url").write_text(fake.base_url or "")
+    real_start = await _wait_for_go(workdir)
+    clock.start(real_start)
+    future = sorted(world.future(), key=lambda r: r.available_at)
+    i = 0
+    stop = workdir / "stop"
+    while not stop.exists():
+        now = clock.now()
+        while i < len(future) and future[i].available_at <= now:
+            add(future[i])
+            i += 1
+        await asyncio.sleep(0.01)
+    (workdir / "requests.json").write_text(json.dumps([
+        [r.at, r.kind, r.path, r.query, r.status] for r in fake.requests if r.kind == "data"
+    ]))
+    (workdir / "fake.done").write_text("ok")
+    await fake.stop()
+
+
+async def _wait_for_go(workdir: Path) -> float:
+    go = workdir / "go"
+    while not go.exists():  # noqa: ASYNC110 - the signal is a file another process writes
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.02)  # the writer may not have finished
+    return float(go.read_text())
+
+
+# --- the strategies ----------------------------------------------------------------------------
+
+class CountingPublisher:
+    """Discord stand-in: counts every message with the simulated time it was sent."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[int, int, float]] = []  # channel, subsession, when
+
+    async def publish(self, channel_id: int, card: Any) -> int:
+        self.sent.append((channel_id, card.subsession_id, self.clock.now()))
+        return len(self.sent)
+
+    async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
+        return next((i + 1 for i, (c, s, _) in enumerate(self.sent) if c == channel_id and s == subsession_id),
+                    None)
+
+
+def _settings(base_url: str, opts: Options, data_dir: Path) -> Any:
+    from ir2dis_cog.settings import load_settings
+    from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
+
+    env = {
+        "IRACING_EMAIL": FAKE_EMAIL, "IRACING_PASSWORD": FAKE_PASSWORD, "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
+        "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET, "IRACING_API_BASE": base_url,
+        "IRACING_OAUTH_URL": f"{base_url}/oauth2/token", "IRACING_CONCURRENCY": str(opts.concurrency),
+        "POLL_INTERVAL_SECONDS": str(int(opts.interval)), "LOG_LEVEL": "WARNING",
+    }
+    return load_settings(environ=env, config_file=data_dir / "absent.json", mode="cog", data_dir=data_dir)
+
+
+def _latest_before(world: World) -> dict[int, tuple[int, int]]:
+    latest: dict[int, tuple[int, int]] = {}
+    for race in world.history():
+        for d in race.drivers:
+            latest[d] = max(latest.get(d, (0, 0)), (int(race.start), race.subsession_id))
+    return latest
+
+
+async def run_strategy(opts: Options, workdir: Path, strategy: str) -> None:
+    from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
+    from ir2dis_cog.iracing.client import ClientTuning, IRacingClient
+    from ir2dis_cog.observability.metrics import Metrics
+
+    # The naive bot's 429 warnings would flood the terminal; errors still show.
+    logging.getLogger("red.ir2dis").setLevel(logging.ERROR)
+    world = opts.world()
+    clock = SimClock(world.start, opts.speed)
+    settings = _settings((workdir / "fake.url").read_text(), opts, workdir)
+    metrics = Metrics()
+    publisher = CountingPublisher(clock)
+    # Never let the client sleep on its own: its waits are wall-clock seconds, ours are simulated.
+    if strategy == "engine":
+        tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1)
+    else:
+        tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1, rate_reserve=-(10**9))
+    setup = _setup_engine if strategy == "engine" else _setup_naive
+    run = await setup(world, workdir, settings, metrics, publisher, clock)
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=tuning,
+                             clock=clock.now) as client:
+        (workdir / f"{strategy}.ready").write_text("ok")
+        clock.start(await _wait_for_go(workdir))
+        cycles = await run(client)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    (workdir / f"{strategy}.json").write_text(json.dumps({
+        "cycles": cycles,
+        "posts": [[world.guild_of_channel(c), s, t] for c, s, t in publisher.sent],
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }))
+
+
+async def _setup_engine(world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any,
+                        clock: SimClock) -> Any:
+    from ir2dis_cog.poller.engine import PollEngine
+    from ir2dis_cog.store import open_store
+
+    store = await open_store(f"sqlite:///{workdir / 'bench.sqlite3'}", data_dir=workdir)
+    latest = _latest_before(world)
+    t = int(world.start)
+    for g, drivers in world.tracking.items():
+        await store.guilds.set_channel(g, world.channel(g), now=t)
+        for d in drivers:
+            started, sid = latest.get(d, (0, 0))
+            await store.last_seen.set(g, d, sid, started)
+            await store.drivers.track(g, d, f"Driver {d}", None, now=t)
+
+    async def run(client: Any) -> list[dict[str, Any]]:
+        engine = PollEngine(store, client, publisher, settings, metrics, clock, owner="bench")
+        await engine.resolve_unfinished()
+        cycles: list[dict[str, Any]] = []
+        tick = world.start
+        while tick < world.end + DRAIN_SECONDS + world.interval:
+            await clock.sleep_until(tick)
+            report = await engine.run_cycle()
+            cycles.append(asdict(report))
+            tick = max(tick + world.interval, clock.now())
+        await store.close()
+        return cycles
+
+    return run
+
+
+async def _setup_naive(world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any,
+                       clock: SimClock) -> Any:
+    """Today's bots: every server polls each of its drivers every interval, fetches each new race per
+    driver and posts it per driver; on a 429 it waits for the reset and tries again."""
+    from ir2dis_cog.cards import build_card
+    from ir2dis_cog.iracing.errors import IRacingError, RateLimitedError
+
+    latest = _latest_before(world)
+    marks = {(g, d): latest.get(d, (0, 0)) for g, ds in world.tracking.items() for d in ds}
+
+    async def call(fn: Any, *args: Any) -> Any:
+        while True:
+            try:
+                return await fn(*args)
+            except RateLimitedError as exc:
+                await clock.sleep_until(exc.reset_at + 0.25)
+
+    async def run(client: Any) -> list[dict[str, Any]]:
+        slots = asyncio.Semaphore(settings.iracing_concurrency)
+        errors = Counter[str]()
+
+        async def pair(g: int, d: int) -> None:
+            async with slots:
+                try:
+                    races = await call(client.get_recent_races, d)
+                    for race in sorted(races, key=lambda r: (r.start_time, r.subsession_id)):
+                        key = (int(race.start_time.timestamp()), race.subsession_id)
+                        if key <= marks[(g, d)]:
+                            continue
+                        sub = await call(client.get_subsession, race.subsession_id)
+                        await publisher.publish(world.channel(g), build_card(sub, {d: f"Driver {d}"}, "UTC"))
+                        marks[(g, d)] = key
+                except IRacingError as exc:
+                    errors[type(exc).__name__] += 1
+
+        cycles: list[dict[str, Any]] = []
+        tick = world.start
+        while tick < world.end + DRAIN_SECONDS + world.interval:
+            await clock.sleep_until(tick)
+            started = clock.now()
+            await asyncio.gather(*(pair(g, d) for g, ds in world.tracking.items() for d in ds))
+            cycles.append({"started_at": started, "duration": clock.now() - started, "errors": dict(errors)})
+            tick = max(tick + world.interval, clock.now())
+        return cycles
+
+    return run
+
+
+# --- the orchestration and the report ------------------------------------------------------------
+
+def _child(opts: Options, workdir: Path, role: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "benchmarks.poll_cycle", f"--role={role}", f"--workdir={workdir}", *opts.argv()]
+    return subprocess.Popen(cmd, cwd=HERE.parent)
+
+
+def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"the {what} process ended early (exit {proc.returncode})")
+        if time.time() > deadline:
+            raise SystemExit(f"the {what} process did not get ready")
+        time.sleep(0.05)
+
+
+def run_one(opts: Options, strategy: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"ir2dis-bench-{strategy}-") as tmp:
+        workdir = Path(tmp)
+        fake = _child(opts, workdir, "fake")
+        try:
+            _wait_file(workdir / "fake.url", fake, "fake iRacing")
+            runner = _child(opts, workdir, strategy)
+            try:
+                _wait_file(workdir / f"{strategy}.ready", runner, strategy)
+                (workdir / "go").write_text(repr(time.time() + 0.5))
+                if runner.wait() != 0:
+                    raise SystemExit(f"the {strategy} process failed (exit {runner.returncode})")
+            finally:
+                if runner.poll() is None:
+                    runner.terminate()
+            (workdir / "stop").write_text("stop")
+            _wait_file(workdir / "fake.done", fake, "fake iRacing")
+            fake.wait(timeout=30)
+        finally:
+            if fake.poll() is None:
+                fake.terminate()
+        result = json.loads((workdir / f"{strategy}.json").read_text())
+        result["requests"] = json.loads((workdir / "requests.json").read_text())
+        return result
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def analyse(world: World, result: dict[str, Any]) -> dict[str, Any]:
+    must = expected_posts(world, until=world.end)
+    anything = expected_posts(world, until=float("inf"))
+    future_ids = {s for _, s in anything.posts}
+    sent = Counter((g, s) for g, s, _ in result["posts"])
+    first_at: dict[tuple[int, int], float] = {}
+    for g, s, t in result["posts"]:
+        first_at.setdefault((g, s), t)
+    missed = [k for k in must.posts if k not in sent]
+    duplicated = sum(n - 1 for n in sent.values() if n > 1)
+    unexpected = [k for k in sent if k not in anything.posts]
+    lat_all = [(first_at[k] - at) / 60 for k, at in must.posts.items() if k in first_at]
+    lat_active = [(first_at[k] - at) / 60 for k, at in must.posts.items()
+                  if k in first_at and k in must.recently_active]
+
+    # Requests per cycle, from the fake's own log, against the lower bound of that cycle.
+    starts = [c["started_at"] for c in result["cycles"]] + [float("inf")]
+    per_cycle: list[dict[str, int]] = [{"requests": 0, "r429": 0} for _ in result["cycles"]]
+    custs: list[set[str]] = [set() for _ in result["cycles"]]
+    subs: list[set[int]] = [set() for _ in result["cycles"]]
+    late_429 = total_429 = 0
+    for at, _kind, path, query, status in result["requests"]:
+        if at < world.start:
+            continue
+        i = max(0, min(len(per_cycle) - 1, _bucket(starts, at)))
+        per_cycle[i]["requests"] += 1
+        if status == 429:
+            total_429 += 1
+            per_cycle[i]["r429"] += 1
+            if at >= world.start + RATE_WINDOW:
+                late_429 += 1
+        if path.endswith("member_recent_races"):
+            custs[i].add(query)
+        elif path.endswith("results/get"):
+            sid = int(query.split("=")[1])
+            if sid in future_ids:
+                subs[i].add(sid)
+    bounds = [len(c) + len(s) for c, s in zip(custs, subs, strict=True)]
+    ratios = [p["requests"] / b for p, b in zip(per_cycle, bounds, strict=True) if b]
+    requests = sum(p["requests"] for p in per_cycle)
+    return {
+        "cycles": len(result["cycles"]),
+        "requests": requests,
+        "lower_bound": sum(bounds),
+        "ratio": requests / sum(bounds) if sum(bounds) else None,
+        "ratio_max_cycle": max(ratios) if ratios else None,
+        "requests_per_cycle": statistics.mean(p["requests"] for p in per_cycle) if per_cycle else 0,
+        "r429": total_429,
+        "r429_after_first_window": late_429,
+        "expected": len(must.posts),
+        "made": sum(sent.values()),
+        "missed": len(missed),
+        "duplicated": duplicated,
+        "unexpected": len(unexpected),
+        "late_extra": sum(1 for k in sent if k in anything.posts and k not in must.posts),
+        "missed_posts": sorted(missed)[:50],
+        "p50_active": _pct(lat_active, 0.5), "p95_active": _pct(lat_active, 0.95),
+        "p50_all": _pct(lat_all, 0.5), "p95_all": _pct(lat_all, 0.95),
+        "cpu_seconds": result["cpu_seconds"],
+        "peak_rss_mb": result["peak_rss_mb"],
+        "cycle_duration_max_min": max((c["duration"] for c in result["cycles"]), default=0) / 60,
+        "driver_errors": sum(c.get("driver_errors", 0) for c in result["cycles"]),
+        "deferred_max": max((c.get("drivers_deferred", 0) for c in result["cycles"]), default=0),
+    }
+
+
+def _bucket(starts: list[float], at: float) -> int:
+    lo, hi = 0, len(starts) - 1
+    while lo < hi:  # the last cycle that started at or before `at`
+        mid = (lo + hi + 1) // 2
+        if starts[mid] <= at:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+ROWS = [
+    ("poll cycles run", "cycles", "{:.0f}"),
+    ("data requests made", "requests", "{:.0f}"),
+    ("lower bound (unique due drivers + unique new subsessions)", "lower_bound", "{:.0f}"),
+    ("requests / lower bound (whole run)", "ratio", "{:.3f}"),
+    ("requests / lower bound (worst cycle)", "ratio_max_cycle", "{:.3f}"),
+    ("429 answers received", "r429", "{:.0f}"),
+    ("429 answers after the first window", "r429_after_first_window", "{:.0f}"),
+    ("posts expected", "expected", "{:.0f}"),
+    ("posts made", "made", "{:.0f}"),
+    ("posts missed", "missed", "{:.0f}"),
+    ("posts duplicated", "duplicated", "{:.0f}"),
+    ("posts of races out after the simulated hours (not counted above)", "late_extra", "{:.0f}"),
+    ("detection latency p50, drivers active in the last day (sim min)", "p50_active", "{:.1f}"),
+    ("detection latency p95, drivers active in the last day (sim min)", "p95_active", "{:.1f}"),
+    ("detection latency p50, all (sim min)", "p50_all", "{:.1f}"),
+    ("detection latency p95, all (sim min)", "p95_all", "{:.1f}"),
+    ("longest cycle (sim min)", "cycle_duration_max_min", "{:.1f}"),
+    ("CPU seconds of the strategy's process", "cpu_seconds", "{:.1f}"),
+    ("peak RSS of the strategy's process (MB)", "peak_rss_mb", "{:.1f}"),
+]
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    names = list(results)
+    head = "| measure | " + " | ".join(names) + (" | naive / engine |" if len(names) == 2 else " |")
+    lines = [head, "|" + "---|" * (len(names) + 1 + (len(names) == 2))]
+    for label, key, pattern in ROWS:
+        cells = [_fmt(results[n].get(key), pattern) for n in names]
+        if len(names) == 2:
+            a, b = results["engine"].get(key), results["naive"].get(key)
+            cells.append(f"{b / a:.2f}x" if isinstance(a, int | float) and isinstance(b, int | float) and a
+                         else "n/a")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.poll_cycle", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", type=float, default=1.0, help="multiply servers, pairs and drivers")
+    p.add_argument("--servers", type=int, default=1000)
+    p.add_argument("--pairs", type=int, default=5000)
+    p.add_argument("--drivers", type=int, default=2000)
+    p.add_argument("--hours", type=float, default=2.0, help="simulated hours")
+    p.add_argument("--speed", type=float, default=40.0, help="simulated seconds per wall second")
+    p.add_argument("--interval", type=float, default=300.0, help="poll interval (simulated seconds)")
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--activity", type=float, default=1.0, help="multiply how often drivers race")
+    p.add_argument("--strategy", choices=("both", "engine", "naive"), default="both")
+    p.add_argument("--smoke", action="store_true",
+                   help="a small, busy world: 40 servers, 80 drivers racing 8x as often, 30 minutes")
+    p.add_argument("--write", type=Path, default=None, help="write the report here (default RESULTS.md, "
+                   "not in smoke mode)")
+    p.add_argument("--append", action="store_true", help="add the report to the file instead of replacing it")
+    p.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
+    p.add_argument("--role", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.servers, args.pairs, args.drivers, args.hours, args.speed = 40, 160, 80, 0.5, 150.0
+        args.activity = 8.0
+    scale = 1.0 if args.role else args.scale
+    opts = Options(servers=round(args.servers * scale), pairs=round(args.pairs * scale),
+                   drivers=round(args.drivers * scale), hours=args.hours, speed=args.speed,
+                   interval=args.interval, concurrency=args.concurrency, seed=args.seed,
+                   activity=args.activity)
+    if args.role == "fake":
+        asyncio.run(serve_fake(opts, args.workdir))
+        return 0
+    if args.role in ("engine", "naive"):
+        asyncio.run(run_strategy(opts, args.workdir, args.role))
+        return 0
+
+    world = opts.world()
+    strategies = ["engine", "naive"] if args.strategy == "both" else [args.strategy]
+    print(f"world: {len(world.guilds)} servers, {world.pairs()} pairs, {len(world.drivers())} drivers, "
+          f"{len(world.history())} races before tracking, {len(world.future())} races in "
+          f"{opts.hours:g} simulated hours; speed x{opts.speed:g}", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    for strategy in strategies:
+        started = time.time()
+        results[strategy] = analyse(world, run_one(opts, strategy))
+        results[strategy]["wall_seconds"] = time.time() - started
+        print(f"{strategy}: done in {results[strategy]['wall_seconds']:.0f} s", flush=True)
+    report = table(results)
+    print(report)
+    command = "python -m benchmarks.poll_cycle " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.json:
+        args.json.write_text(json.dumps({"options": asdict(opts), "results": results}, indent=2))
+    target = args.write or (None if args.smoke else HERE / "RESULTS.md")
+    if target is not None:
+        text = _markdown(command.strip(), opts, world, results, report)
+        if args.append and target.exists():
+            text = target.read_text() + "\n" + text.replace("# Poll-cycle benchmark", "## Scaled up", 1)
+        target.write_text(text)
+    return 0
+
+
+def _markdown(command: str, opts: Options, world: World, results: dict[str, dict[str, Any]], report: str) -> str:
+    shared = sum(1 for r in world.future() if len(r.drivers) > 1)
+    lines = [
+        "# Poll-cycle benchmark", "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())}"
+        f" ({os.cpu_count()} CPUs, shared).", "",
+        f"World: {len(world.guilds)} servers, {world.pairs()} (server, driver) pairs over "
+        f"{len(world.drivers())} drivers; {len(world.future())} races came out during "
+        f"{opts.hours:g} simulated hours ({shared} with several tracked drivers), then "
+        f"{DRAIN_SECONDS / 60:g} more minutes of polling so the idlest drivers come round; "
+        f"poll interval {opts.interval:g} s, {RATE_LIMIT} requests per {RATE_WINDOW:g} s window, "
+        f"{DATA_LATENCY_MS:g} ms per data call and {S3_LATENCY_MS:g} ms per S3 link, concurrency "
+        f"{opts.concurrency}; simulated time ran {opts.speed:g}x the wall clock.", "",
+        report, "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,372 @@
+"""The race card: what one server's result message says about one race, as plain data.
+
+A card is built once from a parsed subsession and stored as JSON in the post outbox, so a
+retry can post it again without asking iRacing. Pure: no I/O, no discord.py; the embed is
+drawn from a card by ``embeds.card_to_embed``. The small formatters used by the embed live
+here too, so that the numbers can be tested without discord.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import MISSING as NO_DEFAULT
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .iracing.models import DriverResult, Subsession, TeamResult, license_class, safety_rating
+
+CARD_VERSION = 1
+MISSING = "—"
+RESULTS_URL = "https://members-ng.iracing.com/racing/results-stats/results?subsessionid={id}"
+# An embed shows at most 25 fields and 6,000 characters, so a card keeps no more cars or
+# drivers than that could ever show, and only counts the rest: the stored JSON stays small
+# (well under the 64 KiB of a MySQL TEXT column) however many drivers a server tracks.
+MAX_ENTRIES = 25
+MAX_DRIVERS = 60
+
+# English names on purpose: strftime's %a/%b follow the process locale.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class CardFormatError(ValueError):
+    """A stored card that cannot be read back (corrupt, or from an unknown format version)."""
+
+
+# --- the card --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DriverLine:
+    """One tracked driver's own numbers (in a team race: their stints, not the car's)."""
+
+    cust_id: int
+    name: str
+    laps_complete: int
+    laps_led: int
+    incidents: int
+    best_lap_time: float | None
+    old_irating: int | None
+    new_irating: int | None
+    old_sub_level: int | None
+    new_sub_level: int | None
+    old_license_level: int | None
+    new_license_level: int | None
+    champ_points: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamLine:
+    """The team car's own totals in a team event."""
+
+    team_id: int
+    name: str
+    laps_complete: int
+    laps_led: int
+    incidents: int
+    best_lap_time: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryLine:
+    """One car in the race that carries at least one tracked driver."""
+
+    car_name: str
+    class_name: str
+    class_sof: int | None
+    class_size: int | None
+    finish_position: int | None
+    finish_position_in_class: int | None
+    start_position: int | None
+    start_position_in_class: int | None
+    reason_out: str
+    team: TeamLine | None
+    drivers: tuple[DriverLine, ...]
+
+    @property
+    def finished_running(self) -> bool:
+        return self.reason_out.strip().lower() == "running"
+
+
+@dataclass(frozen=True, slots=True)
+class RaceCard:
+    subsession_id: int
+    series_name: str
+    track_name: str
+    track_config: str | None
+    start_epoch: int
+    start_local: str  # the start in the server's zone, e.g. "Sat 22 Nov 08:00 CET"
+    official: bool
+    event_sof: int | None
+    split_number: int | None
+    num_splits: int
+    field_size: int
+    multiclass: bool
+    team_event: bool
+    entries: tuple[EntryLine, ...]
+    more_drivers: int = 0  # tracked drivers in this race beyond the entries kept
+
+    @property
+    def driver_count(self) -> int:
+        """Every tracked driver of the race, kept or only counted."""
+        return sum(len(e.drivers) for e in self.entries) + self.more_drivers
+
+    def to_json(self) -> str:
+        """Compact JSON: ``None`` values are left out, ASCII only (safe in any database charset)."""
+        body = _encode(self)
+        body["v"] = CARD_VERSION
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> RaceCard:
+        try:
+            raw = json.loads(text)
+        except (TypeError, ValueError):
+            raise CardFormatError("stored card is not JSON") from None
+        if not isinstance(raw, dict) or raw.get("v") != CARD_VERSION:
+            raise CardFormatError("stored card has an unknown format version")
+        try:
+            return _decode_card(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CardFormatError(f"stored card is malformed ({type(exc).__name__})") from None
+
+
+def card_marker(subsession_id: int) -> str:
+    """The footer text of a card: the publisher looks for it to find a card already sent."""
+    return f"Subsession {subsession_id}"
+
+
+def results_url(subsession_id: int) -> str:
+    return RESULTS_URL.format(id=int(subsession_id))
+
+
+# --- JSON codec (explicit per class: the format is stored, so it must not drift silently) -----
+
+def _encode(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = [_encode(item) for item in value]
+        elif isinstance(value, TeamLine):
+            value = _encode(value)
+        out[f.name] = value
+    return out
+
+
+def _plain(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``cls`` from ``raw``: an absent optional field was ``None`` (or has its
+    default); an absent required one is an error (it must not read back as ``None``)."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in raw:
+            values[f.name] = raw[f.name]
+        elif f.default is not NO_DEFAULT:
+            values[f.name] = f.default
+        elif "None" in str(f.type):
+            values[f.name] = None
+        else:
+            raise KeyError(f.name)
+    return values
+
+
+def _decode_driver(raw: Mapping[str, Any]) -> DriverLine:
+    return DriverLine(**_plain(DriverLine, raw))
+
+
+def _decode_entry(raw: Mapping[str, Any]) -> EntryLine:
+    values = _plain(EntryLine, raw)
+    team = raw.get("team")
+    values["team"] = TeamLine(**_plain(TeamLine, team)) if team is not None else None
+    values["drivers"] = tuple(_decode_driver(d) for d in raw["drivers"])
+    return EntryLine(**values)
+
+
+def _decode_card(raw: Mapping[str, Any]) -> RaceCard:
+    values = _plain(RaceCard, raw)
+    values["entries"] = tuple(_decode_entry(e) for e in raw["entries"])
+    return RaceCard(**values)
+
+
+# --- building ---------------------------------------------------------------------------------
+
+def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str) -> RaceCard:
+    """The card for one server: every car of this race that carries a driver the server tracks.
+
+    ``tracked`` maps cust_id -> the display name the server stored (iRacing's name is the
+    fallback when that is blank). ``timezone`` is an IANA name; an unknown one falls back to UTC
+    rather than keeping a finished race from being posted.
+    """
+    entries: list[EntryLine] = []
+    kept_drivers = more_drivers = 0
+    for row in subsession.results:  # already in finishing order
+        if isinstance(row, TeamResult):
+            drivers = tuple(_driver_line(d, tracked) for d in row.drivers if d.cust_id in tracked)
+            team: TeamLine | None = TeamLine(
+                team_id=row.team_id,
+                name=row.display_name,
+                laps_complete=row.laps_complete,
+                laps_led=row.laps_led,
+                incidents=row.incidents,
+                best_lap_time=row.best_lap_time,
+            )
+        else:
+            drivers = (_driver_line(row, tracked),) if row.cust_id in tracked else ()
+            team = None
+        if not drivers:
+            continue
+        # Once one car is left out, every later one is too: the kept ones stay the top of the order.
+        if more_drivers or len(entries) >= MAX_ENTRIES or kept_drivers + len(drivers) > MAX_DRIVERS:
+            more_drivers += len(drivers)
+        else:
+            entries.append(_entry_line(subsession, row, team, drivers))
+            kept_drivers += len(drivers)
+    start = subsession.start_time
+    return RaceCard(
+        subsession_id=subsession.subsession_id,
+        series_name=subsession.series_name,
+        track_name=subsession.track_name,
+        track_config=subsession.track_config,
+        start_epoch=int(start.timestamp()),
+        start_local=format_local_time(start, timezone),
+        official=subsession.official,
+        event_sof=subsession.event_strength_of_field,
+        split_number=subsession.split_number,
+        num_splits=subsession.num_splits,
+        field_size=subsession.field_size,
+        multiclass=subsession.multiclass,
+        team_event=subsession.team_event,
+        entries=tuple(entries),
+        more_drivers=more_drivers,
+    )
+
+
+def _driver_line(d: DriverResult, tracked: Mapping[int, str]) -> DriverLine:
+    stored = (tracked.get(d.cust_id) or "").strip()
+    return DriverLine(
+        cust_id=d.cust_id,
+        name=stored or d.display_name,
+        laps_complete=d.laps_complete,
+        laps_led=d.laps_led,
+        incidents=d.incidents,
+        best_lap_time=d.best_lap_time,
+        old_irating=d.old_irating,
+        new_irating=d.new_irating,
+        old_sub_level=d.old_sub_level,
+        new_sub_level=d.new_sub_level,
+        old_license_level=d.old_license_level,
+        new_license_level=d.new_license_level,
+        champ_points=d.champ_points,
+    )
+
+
+def _entry_line(
+    subsession: Subsession,
+    row: DriverResult | TeamResult,
+    team: TeamLine | None,
+    drivers: tuple[DriverLine, ...],
+) -> EntryLine:
+    car_class = subsession.car_class(row.car_class_id)
+    class_size = car_class.num_entries if car_class is not None else None
+    if class_size is None:
+        # Not announced in car_classes: count the class's cars in the race.
+        class_size = sum(1 for r in subsession.results if r.car_class_id == row.car_class_id)
+    return EntryLine(
+        car_name=row.car_name,
+        class_name=row.car_class_short_name or row.car_class_name,
+        class_sof=car_class.strength_of_field if car_class is not None else None,
+        class_size=class_size,
+        finish_position=row.finish_position,
+        finish_position_in_class=row.finish_position_in_class,
+        start_position=row.starting_position,
+        start_position_in_class=row.starting_position_in_class,
+        reason_out=row.reason_out,
+        team=team,
+        drivers=drivers,
+    )
+
+
+# --- formatters (pure; shared with the embed) -------------------------------------------------
+
+def format_local_time(moment: datetime, timezone: str) -> str:
+    """``Sat 22 Nov 08:00 CET`` in ``timezone`` (UTC when the zone is unknown)."""
+    try:
+        zone: Any = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    local = aware.astimezone(zone)
+    label = local.tzname() or "UTC"
+    return f"{_DAYS[local.weekday()]} {local.day:02d} {_MONTHS[local.month - 1]} {local:%H:%M} {label}"
+
+
+def format_position(position: int | None) -> str:
+    return f"P{position}" if position is not None else MISSING
+
+
+def format_gain(start: int | None, finish: int | None) -> str:
+    """Places gained (``▲3``), lost (``▼2``) or kept (``±0``) from start to finish."""
+    if start is None or finish is None:
+        return MISSING
+    gained = start - finish
+    if gained > 0:
+        return f"▲{gained}"
+    if gained < 0:
+        return f"▼{-gained}"
+    return "±0"
+
+
+def format_signed(delta: int) -> str:
+    return f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"-{-delta}")
+
+
+def format_lap(seconds: float | None) -> str:
+    """A lap as ``m:ss.fff`` (``h:mm:ss.fff`` past an hour); thousandths are cut, not rounded,
+    as the sim shows them."""
+    if seconds is None or seconds <= 0:
+        return MISSING
+    millis = round(seconds * 10_000) // 10  # iRacing's unit is 1/10000 s
+    minutes, ms = divmod(millis, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{ms // 1000:02d}.{ms % 1000:03d}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
+
+
+def format_irating(old: int | None, new: int | None) -> str:
+    """``6223 → 6260 (+37)``; a missing side shows ``—`` and no delta."""
+    if old is None and new is None:
+        return MISSING
+    text = f"{_num(old)} → {_num(new)}"
+    if old is not None and new is not None:
+        text += f" ({format_signed(new - old)})"
+    return text
+
+
+def format_license(level: int | None, sub_level: int | None) -> str:
+    """``B 3.30``: the class letter and the safety rating."""
+    letter = license_class(level)
+    rating = safety_rating(sub_level)
+    if letter is None and rating is None:
+        return MISSING
+    parts = [letter or MISSING, f"{rating:.2f}" if rating is not None else MISSING]
+    return " ".join(parts)
+
+
+def format_safety(old_level: int | None, old_sub: int | None, new_level: int | None, new_sub: int | None) -> str:
+    """``B 3.30 → B 3.37``."""
+    old, new = format_license(old_level, old_sub), format_license(new_level, new_sub)
+    if old == MISSING and new == MISSING:
+        return MISSING
+    return f"{old} → {new}"
+
+
+def format_number(value: int | None) -> str:
+    return _num(value)
+
+
+def _num(value: int | None) -> str:
+    return MISSING if value is None else str(value)

@@ -1,0 +1,193 @@
+"""The Red cog: builds settings, store, iRacing client and engine, and runs the poll loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from typing import Any, Literal
+
+from discord.ext import tasks
+from redbot.core import Config, commands
+from redbot.core.bot import Red
+from redbot.core.data_manager import cog_data_path
+from redbot.core.errors import CogLoadError
+
+from .commands import IRacingCommands
+from .iracing.auth_state import state_store_for
+from .iracing.client import IRacingClient
+from .observability.health import HealthChecks, HealthServer
+from .observability.logging import RedactionFilter
+from .observability.metrics import Metrics
+from .owner_commands import OwnerCommands
+from .poller.engine import PollEngine
+from .publisher import DiscordPublisher
+from .settings import Settings, SettingsError, load_settings
+from .store import DatabaseConfigError, DatabaseUnavailableError, Store, open_store
+
+log = logging.getLogger("red.ir2dis")
+
+# Red's shared API tokens: the iRacing login, and this cog's own (the database URL may hold a password).
+IRACING_SERVICE = "iracing"
+OWN_SERVICE = "ir2dis"
+
+
+class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
+    """Posts the iRacing race results of the drivers this server tracks."""
+
+    def __init__(self, bot: Red) -> None:
+        super().__init__()
+        self.bot = bot
+        self.config = Config.get_conf(self, identifier=0x1A2D15, force_registration=True)
+        self.config.register_global(poll_interval_seconds=None)
+        self.metrics = Metrics()
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.settings: Settings | None = None
+        self.store: Store | None = None
+        self.client: IRacingClient | None = None
+        self.engine: PollEngine | None = None
+        self.health: HealthServer | None = None
+        self.started_at = time.time()
+        self.last_cycle_ok_at: float | None = None
+        self._redaction = RedactionFilter(())
+        # Cycles and client swaps (new credentials) never overlap.
+        self._cycle_lock = asyncio.Lock()
+
+    # ----- lifecycle -----
+
+    async def _build_settings(self) -> Settings:
+        data_dir = cog_data_path(self)
+        environ = dict(os.environ)
+        interval = await self.config.poll_interval_seconds()
+        if interval:
+            environ["POLL_INTERVAL_SECONDS"] = str(interval)
+        own = await self.bot.get_shared_api_tokens(OWN_SERVICE)
+        if own.get("database_url"):
+            environ["DATABASE_URL"] = own["database_url"]
+        tokens = await self.bot.get_shared_api_tokens(IRACING_SERVICE)
+        return load_settings(environ, mode="cog", api_tokens=tokens, data_dir=data_dir)
+
+    def _make_client(self, settings: Settings, store: Store) -> IRacingClient:
+        state_store = state_store_for(settings.iracing_auth_state_file, store.auth_state)
+        return IRacingClient(settings, state_store=state_store, metrics=self.metrics)
+
+    async def cog_load(self) -> None:
+        try:
+            settings = await self._build_settings()
+        except SettingsError as exc:
+            raise CogLoadError(str(exc)) from None
+        self._redaction.update(settings.secret_values())
+        self._redaction.attach("red.ir2dis")
+        try:
+            store = await open_store(settings.database_url.get(), data_dir=settings.data_dir)
+        except (DatabaseConfigError, DatabaseUnavailableError) as exc:
+            raise CogLoadError(f"ir2dis cannot use its database: {exc}") from None
+        self.settings, self.store = settings, store
+        self.client = self._make_client(settings, store)
+        await self.client.__aenter__()
+        self.engine = PollEngine(
+            store=store,
+            source=self.client,
+            publisher=DiscordPublisher(self.bot),
+            settings=settings,
+            metrics=self.metrics,
+            owner=self.owner,
+        )
+        self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
+        await self.health.start()
+        self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
+        self.poll_loop.start()
+        missing = settings.missing_iracing_credentials()
+        log.info("ir2dis loaded", extra={"event": "startup", "database": store.dialect, "missing": missing})
+
+    async def cog_unload(self) -> None:
+        self.poll_loop.cancel()
+        # Let a post in flight finish rather than cutting it between send and record.
+        with contextlib.suppress(asyncio.TimeoutError):
+            async with asyncio.timeout(20), self._cycle_lock:
+                pass
+        if self.health is not None:
+            await self.health.stop()
+        if self.client is not None:
+            await self.client.__aexit__(None, None, None)
+        if self.store is not None:
+            await self.store.close()
+        self._redaction.detach()
+
+    def _health_checks(self) -> HealthChecks:
+        async def database_ok() -> bool:
+            return self.store is not None and await self.store.ping()
+
+        def maintenance() -> bool:
+            return bool(self.engine and self.engine.status().maintenance)
+
+        assert self.settings is not None
+        return HealthChecks(
+            database_ok=database_ok,
+            last_cycle_ok_at=lambda: self.last_cycle_ok_at,
+            poll_interval_seconds=lambda: self.settings.poll_interval_seconds if self.settings else 300,
+            started_at=self.started_at,
+            maintenance=maintenance,
+        )
+
+    # ----- the loop -----
+
+    @tasks.loop(seconds=300)
+    async def poll_loop(self) -> None:
+        if self.engine is None or self.settings is None:
+            return
+        if self.settings.missing_iracing_credentials():
+            return  # `[iracing] status` tells the owner what to set
+        async with self._cycle_lock:
+            try:
+                await self.engine.run_cycle()
+            except Exception:
+                log.exception("poll cycle failed")
+                return
+        self.last_cycle_ok_at = time.time()
+
+    @poll_loop.before_loop
+    async def _before_poll(self) -> None:
+        await self.bot.wait_until_red_ready()
+        if self.engine is not None:
+            async with self._cycle_lock:
+                try:
+                    await self.engine.resolve_unfinished()
+                except Exception:
+                    log.exception("could not resolve unfinished posts at start")
+
+    # ----- Red hooks -----
+
+    @commands.Cog.listener()
+    async def on_red_api_tokens_update(self, service_name: str, api_tokens: Any) -> None:
+        if service_name not in (IRACING_SERVICE, OWN_SERVICE) or self.store is None:
+            return
+        try:
+            settings = await self._build_settings()
+        except SettingsError as exc:
+            log.warning("new iRacing credentials not used: %s", exc)
+            return
+        self._redaction.update(settings.secret_values())
+        async with self._cycle_lock:
+            old = self.client
+            self.settings = settings
+            self.client = self._make_client(settings, self.store)
+            await self.client.__aenter__()
+            if self.engine is not None:
+                self.engine.replace_source(self.client, settings)
+            if old is not None:
+                await old.__aexit__(None, None, None)
+        log.info("iRacing credentials reloaded", extra={"event": "credentials_reloaded"})
+
+    async def red_delete_data_for_user(
+        self,
+        *,
+        requester: Literal["discord_deleted_user", "owner", "user", "user_strict"],
+        user_id: int,
+    ) -> None:
+        # The store keeps one thing about a user: who added a tracked driver.
+        if self.store is not None:
+            await self.store.drivers.forget_user(user_id)

@@ -1,0 +1,301 @@
+"""The /iracing hybrid group (also [p]iracing) and the owner's [p]iracingset: a mixin of the cog."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from redbot.core import commands
+from redbot.core.utils.chat_formatting import escape, humanize_list, pagify
+from redbot.core.utils.views import SimpleMenu
+
+from .cards import build_card
+from .driver_input import (
+    Candidate,
+    DriverInputError,
+    autocomplete_choices,
+    filter_tracked,
+    match_tracked,
+    parse_driver_query,
+    pick_candidate,
+)
+from .embeds import card_to_embed
+from .iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
+from .publisher import missing_permissions
+from .settings import timezone_names, valid_timezone
+from .status import StatusView, format_status
+
+if TYPE_CHECKING:
+    from redbot.core.bot import Red
+
+    from .iracing.client import IRacingClient
+    from .settings import Settings
+    from .store import Store
+
+log = logging.getLogger("red.ir2dis.commands")
+
+
+class UserFacingError(Exception):
+    """A short sentence for the user; never a traceback."""
+
+
+def _iracing_failure(exc: IRacingError) -> UserFacingError:
+    if isinstance(exc, MaintenanceError):
+        return UserFacingError("iRacing is down for maintenance. Try again later.")
+    if isinstance(exc, RateLimitedError):
+        return UserFacingError("iRacing is busy (rate limit reached). Try again in a minute.")
+    if isinstance(exc, NotFoundError):
+        return UserFacingError("iRacing has no such driver or race.")
+    return UserFacingError("iRacing could not be reached just now. Try again later.")
+
+
+class IRacingCommands:
+    """Command definitions; the cog supplies bot, store, client, settings and engine."""
+
+    bot: Red
+    store: Store | None
+    client: IRacingClient | None
+    settings: Settings | None
+    engine: Any
+
+    # ----- helpers -----
+
+    def _ready(self) -> tuple[Store, IRacingClient, Settings]:
+        if self.store is None or self.client is None or self.settings is None:
+            raise UserFacingError("ir2dis is still starting. Try again in a moment.")
+        return self.store, self.client, self.settings
+
+    def _credentials_ready(self) -> None:
+        _, _, settings = self._ready()
+        if settings.missing_iracing_credentials():
+            raise UserFacingError("The bot owner has not given ir2dis its iRacing login yet.")
+
+    async def _lookup(self, query: str) -> Candidate:
+        """Resolve a cust_id or name to one existing iRacing member."""
+        _, client, _ = self._ready()
+        self._credentials_ready()
+        parsed = parse_driver_query(query)
+        try:
+            if isinstance(parsed, int):
+                members = await client.get_members([parsed])
+                if not members:
+                    raise UserFacingError(f"No iRacing member has customer id {parsed}.")
+                return Candidate(members[0].cust_id, members[0].display_name)
+            found = await client.search_drivers(parsed)
+        except IRacingError as exc:
+            raise _iracing_failure(exc) from None
+        return pick_candidate(parsed, [Candidate(d.cust_id, d.display_name) for d in found])
+
+    @staticmethod
+    async def _reply(ctx: commands.Context, text: str, **kwargs: Any) -> None:
+        await ctx.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+
+    # ----- error handling: every failure becomes one short sentence -----
+
+    async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, commands.HybridCommandError):
+            original = getattr(original, "original", original)
+        if isinstance(original, UserFacingError | DriverInputError):
+            await self._reply(ctx, str(original))
+        elif isinstance(error, commands.NoPrivateMessage):
+            await self._reply(ctx, "This command works in a server, not in direct messages.")
+        elif isinstance(error, commands.CheckFailure):
+            await self._reply(ctx, "You need the Manage Server permission (or the bot's admin role) for this.")
+        elif isinstance(error, commands.BadArgument | commands.UserInputError) and not isinstance(
+            error, commands.MissingRequiredArgument
+        ):
+            await self._reply(ctx, "That input does not fit this command. Try `/iracing` help.")
+        elif isinstance(error, commands.CommandInvokeError | commands.HybridCommandError):
+            log.error("command %s failed", ctx.command.qualified_name if ctx.command else "?", exc_info=original)
+            await self._reply(ctx, "Something went wrong on our side. The bot owner can find details in the log.")
+        else:
+            await self.bot.on_command_error(ctx, error, unhandled_by_cog=True)  # type: ignore[attr-defined]
+
+    # ----- /iracing -----
+
+    @commands.hybrid_group(name="iracing")
+    @commands.guild_only()
+    async def iracing(self, ctx: commands.Context) -> None:
+        """iRacing results: track drivers and get their races posted here."""
+
+    @iracing.command(name="setchannel")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(channel="The channel where race results are posted")
+    async def iracing_setchannel(self, ctx: commands.Context, channel: discord.TextChannel) -> None:
+        """Set the channel where race results are posted."""
+        store, _, _ = self._ready()
+        missing = missing_permissions(channel.permissions_for(channel.guild.me))
+        if missing:
+            raise UserFacingError(
+                f"I can't post results in {channel.mention}: I am missing {humanize_list(missing)} there."
+                " Nothing was changed."
+            )
+        await store.guilds.set_channel(ctx.guild.id, channel.id, now=int(time.time()))
+        await self._reply(ctx, f"Race results will be posted in {channel.mention}.")
+
+    @iracing.command(name="track")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
+    async def iracing_track(self, ctx: commands.Context, *, driver: str) -> None:
+        """Track a driver: their new races are posted in the results channel."""
+        store, client, _ = self._ready()
+        await ctx.defer(ephemeral=True)
+        found = await self._lookup(driver)
+        # No backlog: only races after the driver's latest one are posted.
+        try:
+            races = await client.get_recent_races(found.cust_id)
+        except IRacingError as exc:
+            raise _iracing_failure(exc) from None
+        newest = max(races, key=lambda r: (r.start_time, r.subsession_id), default=None)
+        guild_id = ctx.guild.id
+        already = await store.drivers.is_tracked(guild_id, found.cust_id)
+        if not already:
+            if newest is not None:
+                await store.last_seen.set(
+                    guild_id, found.cust_id, newest.subsession_id, int(newest.start_time.timestamp())
+                )
+            else:
+                await store.last_seen.set(guild_id, found.cust_id, 0, 0)
+        await store.drivers.track(guild_id, found.cust_id, found.display_name, ctx.author.id, now=int(time.time()))
+        if self.engine is not None:
+            self.engine.notice_tracked(found.cust_id)
+        guild = await store.guilds.get(guild_id)
+        where = (
+            f"in <#{guild.channel_id}>"
+            if guild and guild.channel_id
+            else "once a channel is set with `/iracing setchannel`"
+        )
+        name = escape(found.display_name, formatting=True, mass_mentions=True)
+        verb = "Already tracking" if already else "Now tracking"
+        await self._reply(ctx, f"{verb} **{name}** ({found.cust_id}). New races will be posted {where}.")
+
+    @iracing_track.autocomplete("driver")
+    async def _track_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if self.client is None or len(current.strip()) < 3 or current.strip().isdigit():
+            return []
+        try:
+            found = await self.client.search_drivers(current.strip())
+        except IRacingError:
+            return []
+        candidates = [Candidate(d.cust_id, d.display_name) for d in found]
+        return [app_commands.Choice(name=n, value=v) for n, v in autocomplete_choices(candidates)]
+
+    @iracing.command(name="untrack")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(driver="A tracked driver's name or customer id")
+    async def iracing_untrack(self, ctx: commands.Context, *, driver: str) -> None:
+        """Stop tracking a driver."""
+        store, _, _ = self._ready()
+        tracked = [Candidate(d.cust_id, d.display_name) for d in await store.drivers.list_for_guild(ctx.guild.id)]
+        found = match_tracked(driver, tracked)
+        await store.drivers.untrack(ctx.guild.id, found.cust_id)
+        name = escape(found.display_name, formatting=True, mass_mentions=True)
+        await self._reply(ctx, f"Stopped tracking **{name}** ({found.cust_id}).")
+
+    @iracing_untrack.autocomplete("driver")
+    async def _untrack_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if self.store is None or interaction.guild_id is None:
+            return []
+        tracked = [
+            Candidate(d.cust_id, d.display_name) for d in await self.store.drivers.list_for_guild(interaction.guild_id)
+        ]
+        return [app_commands.Choice(name=n, value=v) for n, v in autocomplete_choices(filter_tracked(current, tracked))]
+
+    @iracing.command(name="list")
+    async def iracing_list(self, ctx: commands.Context) -> None:
+        """The drivers this server tracks, and the results channel."""
+        store, _, _ = self._ready()
+        guild = await store.guilds.get(ctx.guild.id)
+        drivers = await store.drivers.list_for_guild(ctx.guild.id)
+        channel = f"<#{guild.channel_id}>" if guild and guild.channel_id else "not set (`/iracing setchannel`)"
+        zone = (guild.timezone if guild and guild.timezone else None) or (
+            self.settings.default_timezone if self.settings else "UTC"
+        )
+        header = f"Results channel: {channel} · Time zone: {zone} · {len(drivers)} tracked"
+        if not drivers:
+            await ctx.send(
+                f"{header}\nNo drivers tracked yet: `/iracing track <name or id>`.",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        lines = "\n".join(
+            f"• {escape(d.display_name, formatting=True, mass_mentions=True)} ({d.cust_id})" for d in drivers
+        )
+        pages = [f"{header}\n{page}" for page in pagify(lines, page_length=1800)]
+        if len(pages) == 1:
+            await ctx.send(pages[0], allowed_mentions=discord.AllowedMentions.none())
+        else:
+            await SimpleMenu(pages).start(ctx)
+
+    @iracing.command(name="lastrace")
+    @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
+    async def iracing_lastrace(self, ctx: commands.Context, *, driver: str) -> None:
+        """A driver's latest race, as the results channel would show it."""
+        store, client, settings = self._ready()
+        await ctx.defer()
+        found = await self._lookup(driver)
+        try:
+            races = await client.get_recent_races(found.cust_id)
+            if not races:
+                raise UserFacingError(f"{found.display_name} has no recent official races.")
+            newest = max(races, key=lambda r: (r.start_time, r.subsession_id))
+            subsession = await client.get_subsession(newest.subsession_id)
+        except IRacingError as exc:
+            raise _iracing_failure(exc) from None
+        guild = await store.guilds.get(ctx.guild.id)
+        zone = (guild.timezone if guild and guild.timezone else None) or settings.default_timezone
+        card = build_card(subsession, {found.cust_id: found.display_name}, zone)
+        await ctx.send(embed=card_to_embed(card), allowed_mentions=discord.AllowedMentions.none())
+
+    @iracing_lastrace.autocomplete("driver")
+    async def _lastrace_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._track_autocomplete(interaction, current)
+
+    @iracing.command(name="settz")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(zone="An IANA time zone, e.g. Europe/Berlin or America/New_York")
+    async def iracing_settz(self, ctx: commands.Context, zone: str) -> None:
+        """Set the time zone shown in result messages."""
+        store, _, _ = self._ready()
+        name = zone.strip()
+        if not valid_timezone(name):
+            raise UserFacingError("That is not a time zone I know. Use a name like Europe/Berlin or America/New_York.")
+        await store.guilds.set_timezone(ctx.guild.id, name, now=int(time.time()))
+        await self._reply(ctx, f"Times in result messages will be shown in {name}.")
+
+    @iracing_settz.autocomplete("zone")
+    async def _settz_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.strip().casefold().replace(" ", "_")
+        names = [z for z in timezone_names() if needle in z.casefold()]
+        return [app_commands.Choice(name=z, value=z) for z in names[:25]]
+
+    @iracing.command(name="status")
+    @commands.admin_or_permissions(manage_guild=True)
+    async def iracing_status(self, ctx: commands.Context) -> None:
+        """How the poller is doing, and whether this server's posts are getting through."""
+        store, client, settings = self._ready()
+        engine_status = self.engine.status() if self.engine is not None else None
+        view = StatusView(
+            last_cycle_at=engine_status.last_cycle_at if engine_status else None,
+            drivers_due=engine_status.drivers_due if engine_status else 0,
+            auth=client.auth_status(),
+            budget_remaining=client.budget.remaining,
+            budget_limit=client.budget.limit,
+            budget_reset_at=client.budget.reset_at,
+            pending_posts=await store.posts.pending_count(ctx.guild.id),
+            last_failure=await store.posts.last_failure(ctx.guild.id),
+            missing_credentials=tuple(settings.missing_iracing_credentials()),
+        )
+        await self._reply(ctx, format_status(view, now=time.time()))

@@ -1,0 +1,254 @@
+"""RaceCard -> discord.Embed: pure (no I/O), always within Discord's embed limits.
+
+Every text that comes from outside (driver, team, series, track and car names) is
+whitespace-flattened, markdown-escaped and mention-neutralised before it is placed, and is
+clipped so that an escape is never cut in half.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import discord
+from discord.utils import escape_markdown, escape_mentions
+
+from .cards import (
+    MISSING,
+    DriverLine,
+    EntryLine,
+    RaceCard,
+    card_marker,
+    format_gain,
+    format_irating,
+    format_lap,
+    format_number,
+    format_position,
+    format_safety,
+    results_url,
+)
+
+# Discord's embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_COUNT_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+TOTAL_LIMIT = 6000
+
+# A name inside a field value is kept short so a field holds several drivers.
+NAME_IN_VALUE_LIMIT = 96
+
+COLOUR_WIN = discord.Colour.gold()
+COLOUR_PODIUM = discord.Colour.green()
+COLOUR_OTHER = discord.Colour.blurple()
+COLOUR_NONE = discord.Colour.dark_grey()
+
+ELLIPSIS = "…"
+
+
+# --- safe text ---------------------------------------------------------------------------------
+
+def _flatten(raw: str) -> str:
+    """Control characters (newlines, tabs...) become spaces; runs of spaces become one."""
+    spaced = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in raw)
+    return " ".join(spaced.split())
+
+
+def _escape_brackets(escaped: str) -> str:
+    """Escape every ``[`` that is still live: escape_markdown escapes only the first of
+    several masked links in one text (its pattern is greedy), the next would stay clickable."""
+    out: list[str] = []
+    i = 0
+    while i < len(escaped):
+        if escaped[i] == "\\" and i + 1 < len(escaped):
+            out.append(escaped[i : i + 2])  # an escape pair stays as it is
+            i += 2
+            continue
+        out.append("\\[" if escaped[i] == "[" else escaped[i])
+        i += 1
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    # ignore_links=False: a "link" inside a name is escaped like any other text.
+    return escape_mentions(_escape_brackets(escape_markdown(text, ignore_links=False)))
+
+
+def safe_text(raw: str, limit: int) -> str:
+    """Outside text made inert for an embed and at most ``limit`` characters long.
+
+    Clipping happens on the raw text, before escaping, so no escape is cut in half.
+    """
+    flat = _flatten(raw)
+    text = _escape(flat)
+    if len(text) <= limit:
+        return text
+    cut = min(len(flat), limit)
+    while cut > 0:
+        text = _escape(flat[:cut].rstrip())
+        if len(text) + len(ELLIPSIS) <= limit:
+            return text + ELLIPSIS
+        cut -= 1
+    return ELLIPSIS[:limit]
+
+
+def _clip(text: str, limit: int) -> str:
+    """Clip text we composed ourselves (already safe) at a line break when one is near."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - len(ELLIPSIS)]
+    if "\n" in head:
+        head = head[: head.rindex("\n")]
+    return head + ELLIPSIS
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+def _description(card: RaceCard) -> str:
+    track = f"**{safe_text(card.track_name, 300)}**"
+    if card.track_config:
+        track += f" · {safe_text(card.track_config, 300)}"
+    when = f"<t:{card.start_epoch}:f> · {safe_text(card.start_local, 100)}"
+    facts = ["Official" if card.official else "Unofficial", f"SOF {format_number(card.event_sof)}"]
+    if card.split_number is not None and card.num_splits > 0:
+        facts.append(f"Split {card.split_number} of {card.num_splits}")
+    facts.append(f"Field {card.field_size}")
+    return _clip("\n".join((track, when, " · ".join(facts))), DESCRIPTION_LIMIT)
+
+
+def _shown_position(card: RaceCard, entry: EntryLine) -> int | None:
+    """The position that matters for the colour: in class when classes race together."""
+    return entry.finish_position_in_class if card.multiclass else entry.finish_position
+
+
+def _colour(card: RaceCard) -> discord.Colour:
+    positions = [p for p in (_shown_position(card, e) for e in card.entries) if p is not None]
+    if not positions:
+        return COLOUR_NONE
+    best = min(positions)
+    if best == 1:
+        return COLOUR_WIN
+    if best <= 3:
+        return COLOUR_PODIUM
+    return COLOUR_OTHER
+
+
+def _position_line(card: RaceCard, entry: EntryLine) -> str:
+    if card.multiclass:
+        klass = safe_text(entry.class_name, 64)
+        parts = [
+            f"**{format_position(entry.finish_position_in_class)}** of {format_number(entry.class_size)} in {klass}",
+            f"{format_position(entry.finish_position)} of {card.field_size} overall",
+            f"started {format_position(entry.start_position_in_class)} in class",
+            format_gain(entry.start_position_in_class, entry.finish_position_in_class),
+        ]
+    else:
+        parts = [
+            f"**{format_position(entry.finish_position)}** of {card.field_size}",
+            f"started {format_position(entry.start_position)}",
+            format_gain(entry.start_position, entry.finish_position),
+        ]
+    if not entry.finished_running:
+        parts.append(f"out: {safe_text(entry.reason_out, 64) or MISSING}")
+    return " · ".join(parts)
+
+
+def _car_line(card: RaceCard, entry: EntryLine) -> str:
+    car = safe_text(entry.car_name, 120)
+    # The class itself is named in the position line already.
+    return f"{car} · class SOF {format_number(entry.class_sof)}" if card.multiclass else car
+
+
+def _lap_stats(laps: int, led: int, incidents: int, best: float | None) -> str:
+    return f"Laps {laps} (led {led}) · Inc {incidents}x · Best {format_lap(best)}"
+
+
+def _rating_line(driver: DriverLine) -> str:
+    safety = format_safety(driver.old_license_level, driver.old_sub_level,
+                           driver.new_license_level, driver.new_sub_level)
+    return (f"iRating {format_irating(driver.old_irating, driver.new_irating)} · SR {safety}"
+            f" · Champ pts {format_number(driver.champ_points)}")
+
+
+def _driver_block(driver: DriverLine, *, with_name: bool) -> str:
+    stats = _lap_stats(driver.laps_complete, driver.laps_led, driver.incidents, driver.best_lap_time)
+    if with_name:
+        stats = f"**{safe_text(driver.name, NAME_IN_VALUE_LIMIT)}**: {stats}"
+    return f"{stats}\n{_rating_line(driver)}"
+
+
+def _entry_field(card: RaceCard, entry: EntryLine) -> tuple[str, str]:
+    head = [_position_line(card, entry), _car_line(card, entry)]
+    if entry.team is None:
+        name = safe_text(entry.drivers[0].name if entry.drivers else MISSING, FIELD_NAME_LIMIT)
+        blocks = [_driver_block(d, with_name=False) for d in entry.drivers]
+    else:
+        name = safe_text(entry.team.name, FIELD_NAME_LIMIT)
+        team = entry.team
+        head.append("Team: " + _lap_stats(team.laps_complete, team.laps_led, team.incidents, team.best_lap_time))
+        blocks = [_driver_block(d, with_name=True) for d in entry.drivers]
+    return name, _fit_blocks("\n".join(head), blocks)
+
+
+def _more_line(count: int) -> str:
+    return f"\n{ELLIPSIS}and {count} more"
+
+
+def _fit_blocks(head: str, blocks: list[str]) -> str:
+    """Head, then as many driver blocks as fit in one field value, then "…and N more"."""
+    # Room for the "…and N more" line is kept from the start, so it always fits.
+    value = _clip(head, FIELD_VALUE_LIMIT - len(_more_line(len(blocks))))
+    for i, block in enumerate(blocks):
+        later = len(blocks) - i - 1
+        candidate = f"{value}\n{block}"
+        if len(candidate) + (len(_more_line(later)) if later else 0) > FIELD_VALUE_LIMIT:
+            return value + _more_line(len(blocks) - i)
+        value = candidate
+    return value
+
+
+def _more_field(card: RaceCard, omitted_drivers: int) -> tuple[str, str]:
+    noun = "driver" if omitted_drivers == 1 else "drivers"
+    return (f"{ELLIPSIS}and {omitted_drivers} more",
+            f"{omitted_drivers} more tracked {noun} in this race: [full results]({results_url(card.subsession_id)})")
+
+
+def _choose_fields(card: RaceCard, fields: list[tuple[str, str]], used: int) -> list[tuple[str, str]]:
+    """As many entry fields as Discord allows, plus one "…and N more" field for the rest."""
+    for shown in range(min(len(fields), FIELD_COUNT_LIMIT), -1, -1):
+        # Drivers the card only counted, plus those of the entries left out here.
+        omitted = card.more_drivers + sum(len(e.drivers) for e in card.entries[shown:])
+        extra: list[tuple[str, str]] = []
+        if omitted:
+            if shown >= FIELD_COUNT_LIMIT:
+                continue
+            extra = [_more_field(card, omitted)]
+        chosen = fields[:shown] + extra
+        if used + sum(len(n) + len(v) for n, v in chosen) <= TOTAL_LIMIT:
+            return chosen
+    return []
+
+
+# --- the embed -------------------------------------------------------------------------------
+
+def card_to_embed(card: RaceCard) -> discord.Embed:
+    """The result message for one race and one server."""
+    embed = discord.Embed(
+        title=safe_text(card.series_name, TITLE_LIMIT),
+        url=results_url(card.subsession_id),
+        description=_description(card),
+        colour=_colour(card),
+        timestamp=datetime.fromtimestamp(card.start_epoch, UTC),
+    )
+    footer = card_marker(card.subsession_id)
+    embed.set_footer(text=footer)
+    if not card.entries:
+        embed.add_field(name="No tracked driver", value="None of this server's drivers ran in this race.")
+        return embed
+    used = len(embed.title or "") + len(embed.description or "") + len(footer)
+    fields = [_entry_field(card, e) for e in card.entries]
+    for name, value in _choose_fields(card, fields, used):
+        embed.add_field(name=name, value=value, inline=False)
+    return embed

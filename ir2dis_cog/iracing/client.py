@@ -1,0 +1,398 @@
+"""IRacingClient: the one way the bot talks to the iRacing Data API.
+
+Each call is iRacing's 2-step fetch: ``GET /data/...`` with our credentials answers a link,
+then the link (S3) is fetched **without** them. Around that:
+- retries with ``backoff``: connection errors, timeouts and 5xx with jittered exponential
+  waits; 503 "Site Maintenance" with longer waits and its own ``MaintenanceError``;
+- 401: refresh once, then log in once, then ``AuthError``;
+- 429 (or a body that says "Rate limit exceeded"): nothing is sent before the announced reset;
+- an expired link (S3 403) is fetched again from step 1, once;
+- chunked answers (``chunk_info``) are downloaded and merged;
+- the rate-limit budget from the headers, and at most ``IRACING_CONCURRENCY`` requests at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+import backoff
+from yarl import URL
+
+from ir2dis_cog.iracing import models
+from ir2dis_cog.iracing.auth import Authenticator, LoginGuard, build_authenticator
+from ir2dis_cog.iracing.auth_state import AuthStateStore
+from ir2dis_cog.iracing.errors import (
+    AuthError,
+    IRacingError,
+    MaintenanceError,
+    NotFoundError,
+    ParseError,
+    RateLimitedError,
+)
+from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
+from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
+from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.settings import Settings
+
+log = logging.getLogger("red.ir2dis.iracing.client")
+
+T = TypeVar("T")
+
+USER_AGENT = "ir2dis (+https://github.com/ir2dis)"
+HOSTED_MAX_DAYS = 89  # search_hosted accepts a range of at most 90 days
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTuning:
+    """Timeouts and retry budgets; the defaults suit the real service, tests shrink them."""
+
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    transient_tries: int = 4
+    transient_wait: float = 1.0  # first backoff step; doubles, fully jittered
+    transient_max_wait: float = 30.0
+    maintenance_tries: int = 2
+    maintenance_wait: float = 30.0
+    rate_limit_tries: int = 3
+    max_rate_wait: float = 300.0  # a reset further away than this fails fast with RateLimitedError
+    rate_reserve: int | None = None  # requests kept back in each window; None: the concurrency
+    members_batch: int = 50
+
+
+class _Transient(Exception):
+    """A failure worth retrying (connection, timeout, 5xx)."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        super().__init__(reason)
+        self.endpoint = endpoint
+        self.reason = reason
+
+
+class _RateLimitHit(Exception):
+    def __init__(self, reset_at: float) -> None:
+        super().__init__("rate limited")
+        self.reset_at = reset_at
+
+
+class _Unauthorized(Exception):
+    def __init__(self, used: Mapping[str, str]) -> None:
+        super().__init__("unauthorized")
+        self.used = dict(used)
+
+
+class _LinkExpired(Exception):
+    pass
+
+
+def is_rate_limit_text(body: bytes) -> bool:
+    """iRacing sometimes answers the plain text "Rate limit exceeded" (even with status 200)."""
+    return body[:64].strip().lower().startswith(b"rate limit exceeded")
+
+
+def is_maintenance(body: bytes) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and str(data.get("error", "")).lower() == "site maintenance"
+
+
+def chunk_info(body: Any) -> Mapping[str, Any] | None:
+    """The ``chunk_info`` of a chunked answer (top level or under ``data``), else None."""
+    if not isinstance(body, Mapping):
+        return None
+    info = body.get("chunk_info")
+    if info is None and isinstance(body.get("data"), Mapping):
+        info = body["data"].get("chunk_info")
+    return info if isinstance(info, Mapping) else None
+
+
+def chunk_urls(endpoint: str, info: Mapping[str, Any]) -> list[str]:
+    base = info.get("base_download_url")
+    names = info.get("chunk_file_names") or []
+    if not isinstance(names, list) or (names and not isinstance(base, str)):
+        raise ParseError(endpoint, "chunk_info without base_download_url or chunk_file_names")
+    return [f"{base}{name}" for name in names]
+
+
+def _batches(ids: Iterable[int], size: int) -> list[list[int]]:
+    unique = sorted(set(ids))
+    return [unique[i:i + size] for i in range(0, len(unique), size)]
+
+
+def _check_id(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise ValueError(f"{name} must be a positive whole number")
+    return value
+
+
+class IRacingClient:
+    """Async context manager owning one aiohttp session with a bounded connector."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        state_store: AuthStateStore,
+        metrics: Metrics,
+        tuning: ClientTuning | None = None,
+        login_guard: LoginGuard | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = state_store
+        self._metrics = metrics
+        self._tuning = tuning or ClientTuning()
+        self._guard = login_guard
+        self._clock = clock
+        concurrency = max(1, settings.iracing_concurrency)
+        self._concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        reserve = self._tuning.rate_reserve if self._tuning.rate_reserve is not None else concurrency
+        self._limiter = RateLimiter(reserve=reserve, max_wait=self._tuning.max_rate_wait, clock=clock,
+                                    on_update=self._budget_changed)
+        self._http: aiohttp.ClientSession | None = None
+        self._auth: Authenticator | None = None
+        self._data_call = self._with_retries(self._data_once, data_api=True)
+        self._s3_call = self._with_retries(self._s3_once, data_api=False)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> IRacingClient:
+        t = self._tuning
+        connector = aiohttp.TCPConnector(limit=self._concurrency * 2, limit_per_host=self._concurrency + 1,
+                                         ttl_dns_cache=300)
+        self._http = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=t.request_timeout, connect=t.connect_timeout),
+            cookie_jar=aiohttp.DummyCookieJar(),  # credentials go out only where we put them
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._auth = build_authenticator(self._settings, self._store, self._metrics, self._http,
+                                         clock=self._clock, guard=self._guard)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+
+    @property
+    def authenticator(self) -> Authenticator:
+        if self._auth is None:
+            raise RuntimeError("IRacingClient is used outside its 'async with' block")
+        return self._auth
+
+    @property
+    def budget(self) -> RateBudget:
+        return self._limiter.budget
+
+    def auth_status(self) -> str:
+        if self._auth is None:
+            return "not started"
+        return self._auth.status()
+
+    # --- the public calls --------------------------------------------------------------------
+
+    async def get_recent_races(self, cust_id: int) -> list[RecentRace]:
+        params = {"cust_id": str(_check_id("cust_id", cust_id))}
+        body = await self._call(models.RECENT_RACES, params)
+        return models.parse_recent_races(body)
+
+    async def get_subsession(self, subsession_id: int) -> Subsession:
+        params = {"subsession_id": str(_check_id("subsession_id", subsession_id))}
+        subsession = models.parse_subsession(await self._call(models.RESULTS_GET, params))
+        self._metrics.results_fetched_total.inc()
+        return subsession
+
+    async def get_members(self, cust_ids: Iterable[int]) -> list[Member]:
+        batches = _batches((_check_id("cust_id", c) for c in cust_ids), self._tuning.members_batch)
+        answers = await asyncio.gather(*(
+            self._call(models.MEMBER_GET, {"cust_ids": ",".join(map(str, batch))}) for batch in batches
+        ))
+        return [member for body in answers for member in models.parse_members(body)]
+
+    async def search_drivers(self, text: str) -> list[DriverLookup]:
+        term = text.strip()[:100]
+        if not term:
+            return []
+        return models.parse_driver_lookup(await self._call(models.LOOKUP_DRIVERS, {"search_term": term}))
+
+    async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]:
+        """Hosted and league sessions of a member that finished after ``since`` (at most ~90 days)."""
+        earliest = datetime.fromtimestamp(self._clock(), UTC) - timedelta(days=HOSTED_MAX_DAYS)
+        begin = max(since if since.tzinfo else since.replace(tzinfo=UTC), earliest).astimezone(UTC)
+        params = {
+            "cust_id": str(_check_id("cust_id", cust_id)),
+            "finish_range_begin": begin.strftime("%Y-%m-%dT%H:%MZ"),
+        }
+        rows = await self._call(models.SEARCH_HOSTED, params)
+        if isinstance(rows, Mapping) and chunk_info(rows) is not None:
+            rows = []  # a chunked answer with no chunks: nothing found
+        return models.parse_hosted(rows)
+
+    # --- the 2-step fetch --------------------------------------------------------------------
+
+    async def _call(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        """Link, then S3; errors come out as IRacingError subclasses only."""
+        try:
+            for attempt in range(2):
+                envelope = await self._authorized(endpoint, params)
+                try:
+                    return await self._resolve(endpoint, envelope)
+                except _LinkExpired:
+                    if attempt:
+                        raise IRacingError(f"the iRacing download link for {endpoint} kept expiring") from None
+                    log.info("iRacing download link expired; asking for a new one",
+                             extra={"endpoint": endpoint})
+            raise AssertionError("unreachable")
+        except _Transient as exc:
+            raise IRacingError(f"iRacing did not answer {endpoint} ({exc.reason})") from None
+        except _RateLimitHit as exc:
+            raise RateLimitedError(exc.reset_at) from None
+        except MaintenanceError:
+            log.warning("iRacing is down for maintenance", extra={"endpoint": endpoint})
+            raise
+
+    async def _authorized(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        """Step 1 with the 401 ladder: as is, after a refresh, after a new login, then give up."""
+        for level in range(3):
+            try:
+                return await self._data_call(endpoint, params)
+            except _Unauthorized as exc:
+                if level == 2:
+                    break
+                log.info("iRacing answered 401; %s", "refreshing the token" if level == 0 else "logging in again",
+                         extra={"endpoint": endpoint})
+                await self.authenticator.recover(exc.used, level + 1)
+        self._metrics.auth_failures_total.inc()
+        raise AuthError("iRacing kept refusing our credentials (401) after a refresh and a new login")
+
+    async def _resolve(self, endpoint: str, envelope: Any) -> Any:
+        body = envelope
+        if isinstance(envelope, Mapping) and isinstance(envelope.get("link"), str):
+            body = await self._s3_call(endpoint, envelope["link"])
+        info = chunk_info(body)
+        if info is None:
+            return body
+        urls = chunk_urls(endpoint, info)
+        if not urls:
+            return body
+        chunks = await asyncio.gather(*(self._s3_call(endpoint, url) for url in urls))
+        rows: list[Any] = []
+        for chunk in chunks:
+            if not isinstance(chunk, list):
+                raise ParseError(endpoint, "a chunk is not a list")
+            rows.extend(chunk)
+        return rows
+
+    async def _data_once(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        await self._limiter.acquire()
+        headers = await self.authenticator.request_headers()
+        url = f"{self._settings.iracing_api_base}/data/{endpoint}"
+        status, answer_headers, body = await self._get(endpoint, endpoint.split("/")[0], url, params,
+                                                       headers)
+        self._limiter.update(answer_headers)
+        if status == 429 or (status == 200 and is_rate_limit_text(body)):
+            self._metrics.rate_limited_total.inc()
+            announced = parse_rate_headers(answer_headers)
+            until = self._limiter.block(announced.reset_at if announced else None)
+            log.warning("iRacing rate limit exceeded; holding every request until the reset",
+                        extra={"endpoint": endpoint, "reset_at": round(until, 1)})
+            raise _RateLimitHit(until)
+        if status == 401:
+            raise _Unauthorized(headers)
+        if status == 503 and is_maintenance(body):
+            raise MaintenanceError()
+        if status >= 500:
+            raise _Transient(endpoint, f"HTTP {status}")
+        if status == 404:
+            raise NotFoundError(f"iRacing has nothing at {endpoint} for {dict(params)}")
+        if status != 200:
+            raise IRacingError(f"iRacing refused {endpoint} (HTTP {status})")
+        return decode_json(endpoint, body)
+
+    async def _s3_once(self, endpoint: str, link: str) -> Any:
+        # The signed link goes out exactly as given, and without our credentials.
+        status, _, body = await self._get(endpoint, "s3", URL(link, encoded=True), None, None)
+        if status == 403:
+            raise _LinkExpired()
+        if status >= 500:
+            raise _Transient(endpoint, f"download HTTP {status}")
+        if status != 200:
+            raise IRacingError(f"the iRacing download for {endpoint} was refused (HTTP {status})")
+        return decode_json(endpoint, body)
+
+    async def _get(
+        self,
+        endpoint: str,
+        kind: str,
+        url: str | URL,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        if self._http is None:
+            raise RuntimeError("IRacingClient is used outside its 'async with' block")
+        async with self._slots:
+            self._metrics.iracing_requests_total.labels(kind).inc()
+            try:
+                async with self._http.get(url, params=params, headers=headers) as resp:
+                    return resp.status, resp.headers, await resp.read()
+            except TimeoutError:
+                raise _Transient(endpoint, "timeout") from None
+            except aiohttp.ClientError as exc:
+                raise _Transient(endpoint, type(exc).__name__) from None
+
+    # --- retries -----------------------------------------------------------------------------
+
+    def _with_retries(self, call: Callable[..., Awaitable[T]], *, data_api: bool) -> Callable[..., Awaitable[T]]:
+        t = self._tuning
+        # backoff's own log lines would print the call's arguments; ours name the endpoint only.
+        wrapped = backoff.on_exception(
+            backoff.expo, _Transient, max_tries=t.transient_tries, factor=t.transient_wait,
+            max_value=t.transient_max_wait, jitter=backoff.full_jitter, logger=None,
+            on_backoff=self._log_retry,
+        )(call)
+        if not data_api:
+            return wrapped
+        wrapped = backoff.on_exception(
+            backoff.expo, MaintenanceError, max_tries=t.maintenance_tries, factor=t.maintenance_wait,
+            jitter=backoff.random_jitter, logger=None, on_backoff=self._log_retry,
+        )(wrapped)
+        # The wait itself happens in RateLimiter.acquire, which holds until the announced reset.
+        return backoff.on_exception(
+            backoff.constant, _RateLimitHit, max_tries=t.rate_limit_tries, interval=0, jitter=None,
+            logger=None,
+        )(wrapped)
+
+    @staticmethod
+    def _log_retry(details: Mapping[str, Any]) -> None:
+        exc = details.get("exception")
+        reason = exc.reason if isinstance(exc, _Transient) else type(exc).__name__
+        endpoint = details["args"][0] if details.get("args") else "?"
+        log.warning("iRacing request failed; retrying", extra={
+            "endpoint": endpoint, "reason": reason, "tries": details.get("tries"),
+            "wait_seconds": round(float(details.get("wait", 0.0)), 2),
+        })
+
+    def _budget_changed(self, budget: RateBudget) -> None:
+        if budget.remaining is not None:
+            self._metrics.rate_limit_remaining.set(budget.remaining)
+
+
+def decode_json(endpoint: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ParseError(endpoint, "not valid JSON (truncated or not JSON)") from None

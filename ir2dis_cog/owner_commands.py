@@ -1,0 +1,86 @@
+"""`[p]iracingset`: what a Red owner sets in chat. Secrets go to Red's shared API tokens."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import discord
+from redbot.core import commands
+
+from .settings import Secret, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from redbot.core import Config
+    from redbot.core.bot import Red
+
+    from .settings import Settings
+
+
+class OwnerCommands:
+    bot: Red
+    config: Config
+    settings: Settings | None
+    poll_loop: Any
+
+    @commands.group(name="iracingset")
+    @commands.is_owner()
+    async def iracingset(self, ctx: commands.Context) -> None:
+        """Owner settings of ir2dis."""
+
+    @iracingset.command(name="credentials")
+    async def iracingset_credentials(self, ctx: commands.Context) -> None:
+        """How to give ir2dis its iRacing login."""
+        missing = self.settings.missing_iracing_credentials() if self.settings else []
+        state = f"Missing now: {', '.join(missing)}." if missing else "All four are set."
+        await ctx.send(
+            "ir2dis logs in to iRacing with an OAuth client (see the README: *Getting an iRacing OAuth client*). "
+            f"Set it with:\n`{ctx.clean_prefix}set api iracing client_id,ID client_secret,SECRET "
+            f"username,EMAIL password,PASSWORD`\nRed keeps these as shared API tokens; ir2dis picks them up "
+            f"at once. {state}"
+        )
+
+    @iracingset.command(name="pollinterval")
+    async def iracingset_pollinterval(self, ctx: commands.Context, seconds: int) -> None:
+        """How often to look for new races, in seconds (30 to 86400)."""
+        try:
+            load_settings({"POLL_INTERVAL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
+        except SettingsError as exc:
+            await ctx.send(exc.problems[0])
+            return
+        await self.config.poll_interval_seconds.set(seconds)
+        self.poll_loop.change_interval(seconds=seconds)
+        await ctx.send(f"ir2dis now polls every {seconds} s.")
+
+    @iracingset.command(name="database")
+    async def iracingset_database(self, ctx: commands.Context, url: str) -> None:
+        """Use another database (sqlite:///..., mysql://..., postgresql://...); takes effect on reload."""
+        # The URL may hold a password: remove the owner's message, keep the URL as a shared API token.
+        if ctx.guild is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await ctx.message.delete()
+        try:
+            load_settings({"DATABASE_URL": url}, config_file="/nonexistent", mode="cog")
+        except SettingsError as exc:
+            await ctx.send(exc.problems[0])
+            return
+        await self.bot.set_shared_api_tokens("ir2dis", database_url=url)
+        shown = Secret(url)
+        await ctx.send(f"Database URL saved ({shown}). Run `{ctx.clean_prefix}reload ir2dis_cog` to switch to it.")
+
+    @iracingset.command(name="show")
+    async def iracingset_show(self, ctx: commands.Context) -> None:
+        """The settings in force (secrets are never shown)."""
+        if self.settings is None:
+            await ctx.send("ir2dis has not loaded its settings.")
+            return
+        s = self.settings
+        missing = s.missing_iracing_credentials()
+        dialect = s.database_url.get().split(":", 1)[0]
+        await ctx.send(
+            f"Database: {dialect}\nPoll interval: {s.poll_interval_seconds} s\n"
+            f"iRacing auth mode: {s.iracing_auth_mode}\n"
+            f"iRacing login: {'missing ' + ', '.join(missing) if missing else 'set'}\n"
+            f"Default time zone: {s.default_timezone}\nHealth server: "
+            f"{f'{s.health_host}:{s.health_port}' if s.health_port else 'off'}"
+        )

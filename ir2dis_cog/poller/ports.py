@@ -1,0 +1,73 @@
+"""The narrow interfaces the poll engine talks through: no discord.py, no aiohttp here.
+
+The cog implements ``Publisher`` with discord.py, the iRacing client is the ``ResultsSource``;
+tests and the benchmark supply their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Protocol, runtime_checkable
+
+from ir2dis_cog.iracing.models import RecentRace, Subsession
+
+
+class ChannelUnavailableError(Exception):
+    """The results channel is missing, or the bot may not post there. ``reason`` is plain words."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    async def publish(self, channel_id: int, card: Any) -> int:
+        """Send one card; returns the message id. Raises ChannelUnavailableError."""
+
+    async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
+        """The id of a message of ours in that channel already showing this subsession, if any."""
+
+
+class RateBudgetLike(Protocol):
+    """What the client reports from iRacing's x-ratelimit-* headers (``RateBudget``)."""
+
+    @property
+    def limit(self) -> int | None: ...
+
+    @property
+    def remaining(self) -> int | None: ...
+
+    @property
+    def reset_at(self) -> float | None: ...
+
+
+@runtime_checkable
+class ResultsSource(Protocol):
+    """The part of the iRacing client the engine uses."""
+
+    async def get_recent_races(self, cust_id: int) -> list[RecentRace]: ...
+
+    async def get_subsession(self, subsession_id: int) -> Subsession: ...
+
+    @property
+    def budget(self) -> RateBudgetLike: ...
+
+
+class Clock(Protocol):
+    """Epoch seconds and sleeping, injected so tests and the benchmark can compress time."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))

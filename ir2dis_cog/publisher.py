@@ -1,0 +1,83 @@
+"""The engine's publisher, made of discord.py: send a card, and find one already sent."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import discord
+
+from .cards import RaceCard, card_marker
+from .embeds import card_to_embed
+from .poller.ports import ChannelUnavailableError
+
+if TYPE_CHECKING:
+    from redbot.core.bot import Red
+
+log = logging.getLogger("red.ir2dis.publisher")
+
+# What the bot needs in a results channel, with the names Discord's client shows.
+REQUIRED_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),
+    # To find a card a crash kept us from recording, instead of posting it twice.
+    ("read_message_history", "Read Message History"),
+)
+# How far back to look for a card that a crash kept us from recording.
+HISTORY_LIMIT = 100
+
+
+def missing_permissions(permissions: discord.Permissions) -> list[str]:
+    return [label for attr, label in REQUIRED_PERMISSIONS if not getattr(permissions, attr)]
+
+
+class DiscordPublisher:
+    def __init__(self, bot: Red) -> None:
+        self._bot = bot
+
+    async def _channel(self, channel_id: int) -> discord.TextChannel | discord.Thread:
+        channel = self._bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._bot.fetch_channel(channel_id)
+            except discord.NotFound:
+                raise ChannelUnavailableError("the results channel no longer exists") from None
+            except discord.Forbidden:
+                raise ChannelUnavailableError("the bot cannot see the results channel") from None
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            raise ChannelUnavailableError("the results channel is not a text channel")
+        me = channel.guild.me
+        if me is not None:
+            missing = missing_permissions(channel.permissions_for(me))
+            if missing:
+                raise ChannelUnavailableError("missing permission: " + ", ".join(missing))
+        return channel
+
+    async def publish(self, channel_id: int, card: RaceCard) -> int:
+        channel = await self._channel(channel_id)
+        try:
+            message = await channel.send(embed=card_to_embed(card), allowed_mentions=discord.AllowedMentions.none())
+        except discord.Forbidden:
+            raise ChannelUnavailableError("Discord refused the message (missing permission)") from None
+        except discord.NotFound:
+            raise ChannelUnavailableError("the results channel no longer exists") from None
+        return message.id
+
+    async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
+        """The id of a card for this subsession that the bot already sent here, if any."""
+        channel = await self._channel(channel_id)
+        # Digits around the marker would mean another subsession id ("1234" is not "123").
+        marker = re.compile(rf"(?<!\d){re.escape(card_marker(subsession_id))}(?!\d)")
+        me = self._bot.user
+        try:
+            async for message in channel.history(limit=HISTORY_LIMIT):
+                if me is not None and message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    if embed.footer and embed.footer.text and marker.search(embed.footer.text):
+                        return message.id
+        except discord.Forbidden:
+            raise ChannelUnavailableError("missing permission: Read Message History") from None
+        return None

@@ -1,0 +1,324 @@
+"""Settings: the environment, then ``data/config.json`` (same keys), then defaults.
+
+Validation collects every problem and raises one ``SettingsError`` naming each bad key, so an
+operator fixes everything in one go. Secrets are wrapped in ``Secret`` so that no ``repr``,
+``str``, log line or error message can show them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+Mode = Literal["standalone", "cog"]
+
+_MASK = "********"
+
+
+class Secret:
+    """A string that never shows itself; ``get()`` is the one way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __format__(self, spec: str) -> str:
+        return _MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+class SettingsError(ValueError):
+    """One error naming every missing or invalid key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("Invalid configuration:\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: Secret | None = None
+    iracing_email: Secret | None = None
+    iracing_password: Secret | None = None
+    iracing_client_id: str | None = None
+    iracing_client_secret: Secret | None = None
+    iracing_auth_mode: Literal["oauth", "legacy"] = "oauth"
+    iracing_auth_state_file: Path | None = None
+    database_url: Secret = field(default_factory=lambda: Secret(""))
+    poll_interval_seconds: int = 300
+    iracing_concurrency: int = 4
+    default_timezone: str = "UTC"
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    health_host: str = "127.0.0.1"
+    health_port: int = 8080
+    iracing_api_base: str = "https://members-ng.iracing.com"
+    iracing_oauth_url: str = "https://oauth.iracing.com/oauth2/token"
+    discord_api_base: str | None = None
+    max_post_age_hours: int = 24
+    max_idle_poll_minutes: int = 30
+    data_dir: Path = Path("data")
+    bot_prefix: str = "!"
+    bot_owner_id: int | None = None
+
+    def missing_iracing_credentials(self) -> list[str]:
+        """The settings the iRacing login still lacks, by their environment names."""
+        needed = {"IRACING_EMAIL": self.iracing_email, "IRACING_PASSWORD": self.iracing_password}
+        if self.iracing_auth_mode == "oauth":
+            needed["IRACING_CLIENT_ID"] = self.iracing_client_id
+            needed["IRACING_CLIENT_SECRET"] = self.iracing_client_secret
+        return [name for name, value in needed.items() if not value]
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret in plain form, for the log redaction filter."""
+        # The database URL is a Secret for its password; the rest of it (a file path) is not secret.
+        values = [
+            value.get()
+            for value in (getattr(self, f.name) for f in fields(self) if f.name != "database_url")
+            if isinstance(value, Secret)
+        ]
+        password = _url_password(self.database_url.get())
+        if password:
+            values.append(password)
+        # The masked forms iRacing receives are as good as the secrets: redact them too.
+        from .iracing.auth import mask_secret
+
+        if self.iracing_client_secret and self.iracing_client_id:
+            values.append(mask_secret(self.iracing_client_secret.get(), self.iracing_client_id))
+        if self.iracing_password and self.iracing_email:
+            values.append(mask_secret(self.iracing_password.get(), self.iracing_email.get()))
+        return [v for v in values if v]
+
+
+# Keys read from the environment or data/config.json. Those in _SECRET_KEYS become Secret.
+_KEYS: dict[str, str] = {
+    "DISCORD_TOKEN": "discord_token",
+    "IRACING_EMAIL": "iracing_email",
+    "IRACING_PASSWORD": "iracing_password",
+    "IRACING_CLIENT_ID": "iracing_client_id",
+    "IRACING_CLIENT_SECRET": "iracing_client_secret",
+    "IRACING_AUTH_MODE": "iracing_auth_mode",
+    "IRACING_AUTH_STATE_FILE": "iracing_auth_state_file",
+    "DATABASE_URL": "database_url",
+    "POLL_INTERVAL_SECONDS": "poll_interval_seconds",
+    "IRACING_CONCURRENCY": "iracing_concurrency",
+    "DEFAULT_TIMEZONE": "default_timezone",
+    "LOG_LEVEL": "log_level",
+    "LOG_FORMAT": "log_format",
+    "HEALTH_HOST": "health_host",
+    "HEALTH_PORT": "health_port",
+    "IRACING_API_BASE": "iracing_api_base",
+    "IRACING_OAUTH_URL": "iracing_oauth_url",
+    "DISCORD_API_BASE": "discord_api_base",
+    "MAX_POST_AGE_HOURS": "max_post_age_hours",
+    "MAX_IDLE_POLL_MINUTES": "max_idle_poll_minutes",
+    "DATA_DIR": "data_dir",
+    "BOT_PREFIX": "bot_prefix",
+    "BOT_OWNER_ID": "bot_owner_id",
+}
+_SECRET_KEYS = frozenset(
+    {"DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_SECRET", "DATABASE_URL"}
+)
+# Red's shared API tokens (`[p]set api iracing ...`) and the keys they stand for.
+API_TOKEN_KEYS: dict[str, str] = {
+    "client_id": "IRACING_CLIENT_ID",
+    "client_secret": "IRACING_CLIENT_SECRET",
+    "username": "IRACING_EMAIL",
+    "password": "IRACING_PASSWORD",
+}
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "POLL_INTERVAL_SECONDS": (30, 86_400),
+    "IRACING_CONCURRENCY": (1, 8),
+    "HEALTH_PORT": (0, 65_535),
+    "MAX_POST_AGE_HOURS": (1, 24 * 30),
+    "MAX_IDLE_POLL_MINUTES": (1, 24 * 60),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "IRACING_AUTH_MODE": ("oauth", "legacy"),
+    "LOG_FORMAT": ("json", "text"),
+    "LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+_URL_KEYS = ("IRACING_API_BASE", "IRACING_OAUTH_URL", "DISCORD_API_BASE")
+DATABASE_SCHEMES = ("sqlite", "mysql", "mariadb", "postgresql", "postgres")
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def valid_timezone(name: str) -> bool:
+    """True for an IANA zone name zoneinfo knows ("Europe/Berlin", "UTC")."""
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def timezone_names() -> list[str]:
+    """All IANA zone names, sorted: for autocomplete."""
+    return sorted(available_timezones())
+
+
+def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    if not path.is_file():
+        return {}, []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The position says where; the content is never quoted (it may hold secrets).
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        return {}, [f"{path}: not readable as JSON{where}"]
+    if not isinstance(data, dict):
+        return {}, [f"{path}: must hold a JSON object of setting names to values"]
+    unknown = sorted(k for k in data if k not in _KEYS)
+    problems = [f"{path}: unknown setting {k}" for k in unknown]
+    return {k: v for k, v in data.items() if k in _KEYS}, problems
+
+
+def _parse_int(key: str, raw: str, problems: list[str]) -> int | None:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        problems.append(f"{key}: must be a whole number, got {raw!r}")
+        return None
+    low, high = _INT_RANGES.get(key, (-(2**63), 2**63 - 1))
+    if not low <= value <= high:
+        problems.append(f"{key}: must be between {low} and {high}, got {value}")
+        return None
+    return value
+
+
+def _check_database_url(url: str, problems: list[str]) -> None:
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        problems.append(
+            "DATABASE_URL: not a database URL this bot knows; use sqlite:///path/to/file.db, "
+            "mysql://user:password@host:3306/db or postgresql://user:password@host:5432/db"
+        )
+
+
+def _check_http_url(key: str, url: str, problems: list[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{key}: must be an http(s) URL, got {url!r}")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | str | None = None,
+    *,
+    mode: Mode = "standalone",
+    api_tokens: Mapping[str, str] | None = None,
+    data_dir: Path | str | None = None,
+) -> Settings:
+    """Build validated settings.
+
+    ``mode="cog"``: the iRacing secrets come from Red's shared API tokens (``api_tokens``), which
+    win over the environment; ``DISCORD_TOKEN`` is Red's business and never required; missing
+    iRacing credentials are not an error (the cog loads and tells the owner what to set).
+    ``mode="standalone"``: the Discord token and the iRacing login are required.
+    """
+    env = dict(os.environ if environ is None else environ)
+    base_dir = Path(data_dir) if data_dir is not None else Path(env.get("DATA_DIR") or "data")
+    cfg_path = Path(config_file) if config_file is not None else base_dir / "config.json"
+    file_values, problems = _read_config_file(cfg_path)
+
+    raw: dict[str, str] = {}
+    for key in _KEYS:
+        value: Any = env.get(key)
+        if value is None or value == "":
+            value = file_values.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool | dict | list):
+            problems.append(f"{key}: must be a string or a number")
+            continue
+        raw[key] = str(value)
+    if mode == "cog":
+        for token_key, key in API_TOKEN_KEYS.items():
+            value = (api_tokens or {}).get(token_key)
+            if value:
+                raw[key] = str(value)
+
+    values: dict[str, Any] = {}
+    for key, text in raw.items():
+        name = _KEYS[key]
+        if key in _SECRET_KEYS:
+            values[name] = Secret(text.strip() if key != "IRACING_PASSWORD" else text)
+        elif key in _INT_RANGES:
+            number = _parse_int(key, text, problems)
+            if number is not None:
+                values[name] = number
+        elif key in _CHOICES:
+            choice = text.strip().upper() if key == "LOG_LEVEL" else text.strip().lower()
+            if choice not in _CHOICES[key]:
+                problems.append(f"{key}: must be one of {', '.join(_CHOICES[key])}, got {text!r}")
+            else:
+                values[name] = choice
+        elif key == "BOT_OWNER_ID":
+            if not text.strip().isdigit() or not 0 < int(text) < 2**63:
+                problems.append(f"BOT_OWNER_ID: must be a Discord user id (a positive number), got {text!r}")
+            else:
+                values[name] = int(text)
+        elif key == "DEFAULT_TIMEZONE":
+            if not valid_timezone(text.strip()):
+                problems.append(
+                    f"DEFAULT_TIMEZONE: unknown time zone {text!r}; use an IANA name like Europe/Berlin"
+                )
+            else:
+                values[name] = text.strip()
+        elif key in ("IRACING_AUTH_STATE_FILE", "DATA_DIR"):
+            values[name] = Path(text)
+        elif key in _URL_KEYS:
+            _check_http_url(key, text.strip(), problems)
+            values[name] = text.strip().rstrip("/") if key != "IRACING_OAUTH_URL" else text.strip()
+        else:
+            values[name] = text.strip()
+
+    values["data_dir"] = base_dir
+    if "database_url" in values:
+        _check_database_url(values["database_url"].get(), problems)
+    else:
+        values["database_url"] = Secret(f"sqlite:///{(base_dir / 'ir2dis.sqlite3').as_posix()}")
+
+    settings = Settings(**values)
+    if mode == "standalone":
+        if not settings.discord_token:
+            problems.append("DISCORD_TOKEN: missing (the bot token from the Discord developer portal)")
+        problems.extend(f"{key}: missing" for key in settings.missing_iracing_credentials())
+    if problems:
+        raise SettingsError(problems)
+    return settings

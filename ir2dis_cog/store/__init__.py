@@ -1,0 +1,101 @@
+"""The store: SQLite, MariaDB/MySQL or PostgreSQL behind one small async interface."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .database import (
+    Database,
+    DatabaseConfig,
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    connect,
+    parse_database_url,
+)
+from .migrate import apply_migrations
+from .repo import (
+    AuthStateRepo,
+    GuildConfig,
+    GuildRepo,
+    InvalidIdError,
+    LastSeenRepo,
+    PendingPost,
+    PostRecord,
+    PostRepo,
+    TrackedDriver,
+    TrackedDriverRepo,
+    Watermark,
+    validate_id,
+)
+
+__all__ = [
+    "Database",
+    "DatabaseConfig",
+    "DatabaseConfigError",
+    "DatabaseUnavailableError",
+    "GuildConfig",
+    "InvalidIdError",
+    "PendingPost",
+    "PostRecord",
+    "Store",
+    "TrackedDriver",
+    "Watermark",
+    "open_store",
+    "parse_database_url",
+    "validate_id",
+]
+
+
+@dataclass(eq=False)
+class Store:
+    db: Database
+    guilds: GuildRepo
+    drivers: TrackedDriverRepo
+    last_seen: LastSeenRepo
+    posts: PostRepo
+    auth_state: AuthStateRepo
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            return await self.db.fetchval("SELECT 1") == 1
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def open_store(
+    url: str,
+    *,
+    data_dir: Path,
+    migrate: bool = True,
+    connect_max_seconds: float | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Store:
+    """Connect (bounded retry), run the migrations, and hand out the repositories."""
+    config = parse_database_url(url, data_dir=data_dir)
+    kwargs = {} if connect_max_seconds is None else {"max_seconds": connect_max_seconds}
+    db = await connect(config, **kwargs)
+    try:
+        if migrate:
+            await apply_migrations(config)
+    except BaseException:
+        await db.close()
+        raise
+    return Store(
+        db=db,
+        guilds=GuildRepo(db),
+        drivers=TrackedDriverRepo(db),
+        last_seen=LastSeenRepo(db),
+        posts=PostRepo(db),
+        auth_state=AuthStateRepo(db, clock=clock),
+    )

@@ -1,0 +1,402 @@
+"""One repository per table. Every method is one or two atomic statements; no read-then-write races.
+
+Ids are validated before they reach SQL; every value is a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .database import Database
+
+MAX_ID = 2**63 - 1
+_IN_CHUNK = 500  # values per IN (...) list: well under every driver's parameter limit
+
+
+class InvalidIdError(ValueError):
+    """An id that is not a positive 64-bit integer."""
+
+
+def validate_id(value: object, what: str = "id") -> int:
+    """A positive integer below 2**63 (Discord snowflakes, iRacing cust_ids and subsession ids)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidIdError(f"{what} must be a whole number")
+    if not 0 < value <= MAX_ID:
+        raise InvalidIdError(f"{what} must be a positive number below 2^63")
+    return value
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+@dataclass(frozen=True)
+class GuildConfig:
+    guild_id: int
+    channel_id: int | None
+    timezone: str | None
+
+
+@dataclass(frozen=True)
+class TrackedDriver:
+    guild_id: int
+    cust_id: int
+    display_name: str
+    created_by: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, order=True)
+class Watermark:
+    """The newest race already handled for a (guild, driver): ordered by start time, then id."""
+
+    last_finish_at: int
+    last_subsession_id: int
+
+
+@dataclass(frozen=True)
+class PendingPost:
+    guild_id: int
+    subsession_id: int
+    channel_id: int
+    card_json: str
+    race_started_at: int
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    guild_id: int
+    subsession_id: int
+    state: str
+    message_id: int | None
+    attempts: int
+    last_error: str | None
+
+
+class GuildRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _ensure(self, guild_id: int, now: int) -> None:
+        sql = self._db.insert_ignore("guild", ("guild_id", "created_at", "updated_at"))
+        await self._db.execute(sql, (guild_id, now, now))
+
+    async def set_channel(self, guild_id: int, channel_id: int, *, now: int) -> None:
+        validate_id(guild_id, "guild id")
+        validate_id(channel_id, "channel id")
+        await self._ensure(guild_id, now)
+        await self._db.execute(
+            "UPDATE guild SET channel_id = ?, updated_at = ? WHERE guild_id = ?", (channel_id, now, guild_id)
+        )
+
+    async def set_timezone(self, guild_id: int, timezone: str, *, now: int) -> None:
+        validate_id(guild_id, "guild id")
+        if not timezone or len(timezone) > 64:
+            raise ValueError("time zone name must be 1 to 64 characters")
+        await self._ensure(guild_id, now)
+        await self._db.execute(
+            "UPDATE guild SET timezone = ?, updated_at = ? WHERE guild_id = ?", (timezone, now, guild_id)
+        )
+
+    async def get(self, guild_id: int) -> GuildConfig | None:
+        validate_id(guild_id, "guild id")
+        row = await self._db.fetchone(
+            "SELECT guild_id, channel_id, timezone FROM guild WHERE guild_id = ?", (guild_id,)
+        )
+        return GuildConfig(*row) if row else None
+
+    async def get_many(self, guild_ids: Iterable[int]) -> dict[int, GuildConfig]:
+        ids = sorted({validate_id(g, "guild id") for g in guild_ids})
+        found: dict[int, GuildConfig] = {}
+        for chunk in _chunks(ids):
+            rows = await self._db.fetchall(
+                f"SELECT guild_id, channel_id, timezone FROM guild WHERE guild_id IN ({_marks(len(chunk))})",  # noqa: S608
+                chunk,
+            )
+            found.update((r[0], GuildConfig(*r)) for r in rows)
+        return found
+
+    async def count_with_channel(self) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM guild WHERE channel_id IS NOT NULL") or 0)
+
+
+class TrackedDriverRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def track(
+        self, guild_id: int, cust_id: int, display_name: str, created_by: int | None, *, now: int
+    ) -> bool:
+        """Start tracking. True when the driver is new to this guild or tracked again; idempotent."""
+        validate_id(guild_id, "guild id")
+        validate_id(cust_id, "cust_id")
+        if created_by is not None:
+            validate_id(created_by, "user id")
+        name = display_name[:255]
+        sql = self._db.insert_ignore(
+            "tracked_driver", ("guild_id", "cust_id", "display_name", "active", "created_by", "created_at")
+        )
+        if await self._db.execute(sql, (guild_id, cust_id, name, 1, created_by, now)) == 1:
+            return True
+        revived = await self._db.execute(
+            "UPDATE tracked_driver SET active = 1, display_name = ?, created_by = ?, created_at = ? "
+            "WHERE guild_id = ? AND cust_id = ? AND active = 0",
+            (name, created_by, now, guild_id, cust_id),
+        )
+        if revived:
+            return True
+        await self._db.execute(
+            "UPDATE tracked_driver SET display_name = ? WHERE guild_id = ? AND cust_id = ?",
+            (name, guild_id, cust_id),
+        )
+        return False
+
+    async def untrack(self, guild_id: int, cust_id: int) -> bool:
+        """Stop tracking; the row stays (soft delete) so history and watermarks are kept."""
+        validate_id(guild_id, "guild id")
+        validate_id(cust_id, "cust_id")
+        changed = await self._db.execute(
+            "UPDATE tracked_driver SET active = 0 WHERE guild_id = ? AND cust_id = ? AND active = 1",
+            (guild_id, cust_id),
+        )
+        return changed == 1
+
+    async def list_for_guild(self, guild_id: int) -> list[TrackedDriver]:
+        validate_id(guild_id, "guild id")
+        rows = await self._db.fetchall(
+            "SELECT guild_id, cust_id, display_name, created_by, created_at FROM tracked_driver "
+            "WHERE guild_id = ? AND active = 1 ORDER BY display_name, cust_id",
+            (guild_id,),
+        )
+        return [TrackedDriver(*r) for r in rows]
+
+    async def is_tracked(self, guild_id: int, cust_id: int) -> bool:
+        row = await self._db.fetchone(
+            "SELECT 1 FROM tracked_driver WHERE guild_id = ? AND cust_id = ? AND active = 1",
+            (validate_id(guild_id, "guild id"), validate_id(cust_id, "cust_id")),
+        )
+        return row is not None
+
+    async def active_tracking(self) -> dict[int, frozenset[int]]:
+        """Every actively tracked cust_id with the guilds that track it."""
+        rows = await self._db.fetchall("SELECT cust_id, guild_id FROM tracked_driver WHERE active = 1")
+        guilds: defaultdict[int, set[int]] = defaultdict(set)
+        for cust_id, guild_id in rows:
+            guilds[int(cust_id)].add(int(guild_id))
+        return {cust: frozenset(gs) for cust, gs in guilds.items()}
+
+    async def count_active_drivers(self) -> int:
+        sql = "SELECT COUNT(DISTINCT cust_id) FROM tracked_driver WHERE active = 1"
+        return int(await self._db.fetchval(sql) or 0)
+
+    async def forget_user(self, user_id: int) -> int:
+        """Red's data deletion: drop who added a driver; the tracking itself is the server's data."""
+        validate_id(user_id, "user id")
+        return await self._db.execute(
+            "UPDATE tracked_driver SET created_by = NULL WHERE created_by = ?", (user_id,)
+        )
+
+
+class LastSeenRepo:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, guild_id: int, cust_id: int) -> Watermark | None:
+        row = await self._db.fetchone(
+            "SELECT last_finish_at, last_subsession_id FROM last_seen WHERE guild_id = ? AND cust_id = ?",
+            (validate_id(guild_id, "guild id"), validate_id(cust_id, "cust_id")),
+        )
+        return Watermark(int(row[0]), int(row[1])) if row else None
+
+    async def for_cust_ids(self, cust_ids: Iterable[int]) -> dict[tuple[int, int], Watermark]:
+        ids = sorted({validate_id(c, "cust_id") for c in cust_ids})
+        found: dict[tuple[int, int], Watermark] = {}
+        for chunk in _chunks(ids):
+            rows = await self._db.fetchall(
+                "SELECT guild_id, cust_id, last_finish_at, last_subsession_id FROM last_seen "  # noqa: S608
+                f"WHERE cust_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(((int(g), int(c)), Watermark(int(f), int(s))) for g, c, f, s in rows)
+        return found
+
+    async def set(self, guild_id: int, cust_id: int, subsession_id: int, finish_at: int) -> None:
+        """Put the watermark exactly here (tracking starts: only later races are posted)."""
+        validate_id(guild_id, "guild id")
+        validate_id(cust_id, "cust_id")
+        sql = self._db.insert_ignore("last_seen", ("guild_id", "cust_id", "last_subsession_id", "last_finish_at"))
+        if await self._db.execute(sql, (guild_id, cust_id, subsession_id, finish_at)) == 0:
+            await self._db.execute(
+                "UPDATE last_seen SET last_subsession_id = ?, last_finish_at = ? WHERE guild_id = ? AND cust_id = ?",
+                (subsession_id, finish_at, guild_id, cust_id),
+            )
+
+    async def advance(self, guild_id: int, cust_id: int, subsession_id: int, finish_at: int) -> None:
+        """Move the watermark forward only; an older race never moves it back."""
+        validate_id(guild_id, "guild id")
+        validate_id(cust_id, "cust_id")
+        sql = self._db.insert_ignore("last_seen", ("guild_id", "cust_id", "last_subsession_id", "last_finish_at"))
+        if await self._db.execute(sql, (guild_id, cust_id, subsession_id, finish_at)) == 1:
+            return
+        await self._db.execute(
+            "UPDATE last_seen SET last_subsession_id = ?, last_finish_at = ? "
+            "WHERE guild_id = ? AND cust_id = ? "
+            "AND (last_finish_at < ? OR (last_finish_at = ? AND last_subsession_id < ?))",
+            (subsession_id, finish_at, guild_id, cust_id, finish_at, finish_at, subsession_id),
+        )
+
+    async def latest_activity(self) -> dict[int, int]:
+        """cust_id -> start time of the newest race seen for any guild (the scheduler's memory)."""
+        rows = await self._db.fetchall("SELECT cust_id, MAX(last_finish_at) FROM last_seen GROUP BY cust_id")
+        return {int(c): int(t) for c, t in rows}
+
+
+_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_started_at, attempts, last_error"
+
+
+class PostRepo:
+    """post_history as an outbox: claim (the unique key decides), send, record."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, post: PendingPost, owner: str, *, now: int, lease_seconds: int = 300) -> bool:
+        """True when this caller won the (guild, subsession) and must publish it."""
+        validate_id(post.guild_id, "guild id")
+        validate_id(post.subsession_id, "subsession id")
+        validate_id(post.channel_id, "channel id")
+        sql = self._db.insert_ignore(
+            "post_history",
+            ("guild_id", "subsession_id", "channel_id", "card_json", "race_started_at",
+             "claimed_at", "claim_owner", "lease_until", "attempts", "state"),
+        )
+        won = await self._db.execute(
+            sql,
+            (post.guild_id, post.subsession_id, post.channel_id, post.card_json, post.race_started_at,
+             now, owner[:64], now + lease_seconds, 0, "pending"),
+        )
+        return won == 1
+
+    async def record(self, guild_id: int, subsession_id: int, message_id: int, *, now: int) -> bool:
+        validate_id(message_id, "message id")
+        changed = await self._db.execute(
+            "UPDATE post_history SET message_id = ?, posted_at = ?, state = 'posted', claim_owner = NULL, "
+            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
+            (message_id, now, guild_id, subsession_id),
+        )
+        return changed == 1
+
+    async def fail(
+        self, guild_id: int, subsession_id: int, error: str, *, now: int, retry_after: int = 0
+    ) -> None:
+        """Keep the claim for a later try; count the attempt and remember why."""
+        await self._db.execute(
+            "UPDATE post_history SET attempts = attempts + 1, last_error = ?, last_error_at = ?, "
+            "claim_owner = NULL, lease_until = ? WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
+            (error[:255], now, now + retry_after, guild_id, subsession_id),
+        )
+
+    async def take_over(
+        self, guild_id: int, subsession_id: int, owner: str, *, now: int, lease_seconds: int = 300
+    ) -> bool:
+        """Lease an unresolved claim whose lease ran out; True for exactly one caller."""
+        changed = await self._db.execute(
+            "UPDATE post_history SET claim_owner = ?, claimed_at = ?, lease_until = ? "
+            "WHERE guild_id = ? AND subsession_id = ? AND state = 'pending' "
+            "AND (lease_until IS NULL OR lease_until <= ?)",
+            (owner[:64], now, now + lease_seconds, guild_id, subsession_id, now),
+        )
+        return changed == 1
+
+    async def unresolved(self, *, now: int, limit: int = 1000) -> list[PendingPost]:
+        """Claims without a message whose lease has run out (crashed, or failed and due again)."""
+        rows = await self._db.fetchall(
+            f"SELECT {_POST_COLUMNS} FROM post_history WHERE state = 'pending' "  # noqa: S608
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY race_started_at, subsession_id LIMIT ?",
+            (now, limit),
+        )
+        return [
+            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e)
+            for g, s, c, j, t, a, e in rows
+        ]
+
+    async def drop(self, guild_id: int, subsession_id: int, reason: str, *, now: int) -> None:
+        await self._db.execute(
+            "UPDATE post_history SET state = 'dropped', last_error = ?, last_error_at = ?, claim_owner = NULL, "
+            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
+            (reason[:255], now, guild_id, subsession_id),
+        )
+
+    async def get(self, guild_id: int, subsession_id: int) -> PostRecord | None:
+        row = await self._db.fetchone(
+            "SELECT guild_id, subsession_id, state, message_id, attempts, last_error FROM post_history "
+            "WHERE guild_id = ? AND subsession_id = ?",
+            (validate_id(guild_id, "guild id"), validate_id(subsession_id, "subsession id")),
+        )
+        if not row:
+            return None
+        g, s, state, message_id, attempts, error = row
+        return PostRecord(int(g), int(s), str(state), int(message_id) if message_id else None, int(attempts), error)
+
+    async def pending_count(self, guild_id: int) -> int:
+        sql = "SELECT COUNT(*) FROM post_history WHERE guild_id = ? AND state = 'pending'"
+        return int(await self._db.fetchval(sql, (validate_id(guild_id, "guild id"),)) or 0)
+
+    async def last_failure(self, guild_id: int) -> str | None:
+        row = await self._db.fetchone(
+            "SELECT last_error FROM post_history WHERE guild_id = ? AND last_error IS NOT NULL "
+            "ORDER BY last_error_at DESC LIMIT 1",
+            (validate_id(guild_id, "guild id"),),
+        )
+        return str(row[0]) if row else None
+
+    async def count_posted(self) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM post_history WHERE state = 'posted'") or 0)
+
+
+class AuthStateRepo:
+    """The iRacing session (OAuth token pair or legacy cookies): one row, replaced whole."""
+
+    _ROW_ID = 1
+
+    def __init__(self, db: Database, *, clock: Any = None) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _now(self) -> int:
+        import time
+
+        return int(self._clock() if self._clock else time.time())
+
+    async def load(self) -> dict[str, Any] | None:
+        text = await self._db.fetchval("SELECT cookies_json FROM auth_state WHERE id = ?", (self._ROW_ID,))
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return None  # a damaged row means "log in again", never a crash
+        return data if isinstance(data, dict) else None
+
+    async def save(self, state: dict[str, Any]) -> None:
+        text = json.dumps(state, separators=(",", ":"), sort_keys=True)
+        now = self._now()
+        sql = self._db.insert_ignore("auth_state", ("id", "cookies_json", "updated_at"))
+        if await self._db.execute(sql, (self._ROW_ID, text, now)) == 0:
+            await self._db.execute(
+                "UPDATE auth_state SET cookies_json = ?, updated_at = ? WHERE id = ?", (text, now, self._ROW_ID)
+            )
+
+    async def clear(self) -> None:
+        await self._db.execute("DELETE FROM auth_state WHERE id = ?", (self._ROW_ID,))

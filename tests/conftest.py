@@ -1,0 +1,90 @@
+"""Shared fixtures: a fresh database per test on each backend listed in IR2DIS_TEST_BACKENDS.
+
+A listed backend that cannot be reached fails the test; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ir2dis_cog.store import Store, open_store
+
+ALL_BACKENDS = ("sqlite", "mysql", "postgresql")
+MYSQL = {"host": os.environ.get("IR2DIS_TEST_MYSQL_HOST", "127.0.0.1"), "port": 3306, "user": "root"}
+POSTGRES = {"host": os.environ.get("IR2DIS_TEST_PG_HOST", "127.0.0.1"), "port": 5432, "user": "postgres"}
+
+
+def selected_backends() -> list[str]:
+    raw = os.environ.get("IR2DIS_TEST_BACKENDS", ",".join(ALL_BACKENDS))
+    chosen = [b.strip() for b in raw.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in ALL_BACKENDS]
+    if unknown:
+        raise pytest.UsageError(f"IR2DIS_TEST_BACKENDS names unknown backends: {unknown}")
+    return chosen
+
+
+def _mysql_admin(sql: str) -> None:
+    import pymysql
+
+    try:
+        conn = pymysql.connect(**MYSQL, password="", connect_timeout=5, autocommit=True)
+    except pymysql.err.OperationalError as exc:
+        pytest.fail(f"MariaDB/MySQL test backend not reachable at {MYSQL['host']}:3306: {exc}")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def _postgres_admin(sql: str) -> None:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(**POSTGRES, dbname="postgres", connect_timeout=5, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL test backend not reachable at {POSTGRES['host']}:5432: {exc}")
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def make_database(backend: str, tmp_path: Path) -> tuple[str, object]:
+    """Create an empty database for one test; returns its URL and a function that drops it."""
+    name = f"ir2dis_t_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / (name + '.sqlite3')}", lambda: None
+    if backend == "mysql":
+        _mysql_admin(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        url = f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{name}"
+        return url, lambda: _mysql_admin(f"DROP DATABASE IF EXISTS {name}")
+    _postgres_admin(f"CREATE DATABASE {name}")
+    url = f"postgresql://{POSTGRES['user']}@{POSTGRES['host']}:{POSTGRES['port']}/{name}"
+    return url, lambda: _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=selected_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    url, drop = make_database(backend, tmp_path)
+    yield url
+    drop()  # type: ignore[operator]
+
+
+@pytest.fixture
+async def store(db_url: str, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await open_store(db_url, data_dir=tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.close()

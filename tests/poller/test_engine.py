@@ -1,0 +1,373 @@
+"""The engine against the fake iRacing on loopback, the real client, SQLite and an in-memory Discord."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ir2dis_cog.iracing.client import IRacingClient
+from ir2dis_cog.iracing.errors import IRacingError, ParseError
+from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.settings import Settings
+from ir2dis_cog.store import Store
+from tests.fakes.iracing_api import FakeIRacing, RaceEntry
+from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
+
+G1, G2, G3 = 111_111_111_111, 222_222_222_222, 333_333_333_333
+C1, C2, C3 = 9001, 9002, 9003
+A, B, C, D = 401, 402, 403, 404  # cust_ids
+
+
+def calls(fake: FakeIRacing, endpoint: str) -> list[str]:
+    return [r.query for r in fake.requests if r.kind == "data" and r.path == f"/data/{endpoint}"]
+
+
+async def world(store: Store, fake: FakeIRacing, clock: ManualClock) -> World:
+    w = World(store, fake, clock)
+    fake.add_race([A, B, C, D], session_start_time=clock.now() - 5 * 86_400)  # history before tracking
+    return w
+
+
+async def test_one_cycle_every_new_race_once_per_server_with_every_tracked_driver(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.server(G2, C2)
+    for cust in (A, B):
+        await w.track(G1, cust)
+    for cust in (A, C):
+        await w.track(G2, cust)
+    # A raced twice since the last poll; B and C shared the second race with A; C also in a team race
+    first = w.race([A, 900], minutes_ago=120)
+    shared = w.race([B, 901, A, C], minutes_ago=50)
+    team = w.race([RaceEntry((C, 950), team_name="Team C"), 951], minutes_ago=45)
+    fake.requests.clear()
+
+    report = await make_engine(sqlite_store).run_cycle()
+
+    assert report.outcome == "ok"
+    assert publisher.posted(C1) == [first, shared]  # chronological, every race, not only the latest
+    assert publisher.posted(C2) == [first, shared, team]
+    assert {d.cust_id for e in publisher.card(C1, shared).entries for d in e.drivers} == {A, B}
+    assert {d.cust_id for e in publisher.card(C2, shared).entries for d in e.drivers} == {A, C}
+    # one recent-races call per unique driver, one results/get per new subsession
+    assert sorted(calls(fake, "stats/member_recent_races")) == sorted(f"cust_id={c}" for c in (A, B, C))
+    assert sorted(calls(fake, "results/get")) == sorted(f"subsession_id={s}" for s in (first, shared, team))
+    assert report.posts_published == 5 and report.subsessions_fetched == 3
+
+    # a second cycle finds nothing new and posts nothing
+    clock.advance(300)
+    again = await make_engine(sqlite_store).run_cycle()
+    assert again.posts_published == 0
+    assert publisher.all_posts() == sorted([(C1, first), (C1, shared), (C2, first), (C2, shared), (C2, team)])
+    assert (await sqlite_store.last_seen.get(G1, A)).last_subsession_id == shared
+
+
+async def test_a_driver_in_the_results_counts_as_seen_without_being_polled(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.server(G3, C3)
+    await w.track(G1, A)
+    await w.track(G1, B)
+    await w.track(G3, B)  # server 3 only tracks B
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()  # both polled once; nothing new
+    # A raced an hour ago, B looks idle for weeks: the next cycle polls only A
+    engine._scheduler._active[A] = clock.now() - 3600
+    engine._scheduler._active[B] = clock.now() - 30 * 86_400
+    clock.advance(300)
+    shared = w.race([A, B], minutes_ago=45)
+    fake.requests.clear()
+
+    await engine.run_cycle()
+
+    assert calls(fake, "stats/member_recent_races") == [f"cust_id={A}"]
+    assert publisher.posted(C1) == [shared]
+    assert {d.cust_id for e in publisher.card(C1, shared).entries for d in e.drivers} == {A, B}
+    assert publisher.posted(C3) == [shared]  # B's own server got it from A's race too
+    # B is now active again, and when B is polled the race is not posted a second time
+    clock.advance(300)
+    fake.requests.clear()
+    report = await engine.run_cycle()
+    assert f"cust_id={B}" in calls(fake, "stats/member_recent_races")
+    assert calls(fake, "results/get") == []
+    assert report.posts_published == 0 and report.dedupe_skips >= 2
+    assert publisher.all_posts() == [(C1, shared), (C3, shared)]
+
+
+async def test_no_backlog_and_nothing_for_a_server_without_channel(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    for minutes in (300, 200, 100):
+        w.race([A], minutes_ago=minutes)
+    await w.server(G1, C1)
+    await w.server(G2)  # no channel set
+    await w.track(G1, A)
+    await w.track(G2, B)
+    await w.track(G2, A)
+    engine = make_engine(sqlite_store)
+    assert (await engine.run_cycle()).posts_published == 0
+    assert publisher.all_posts() == []
+
+    clock.advance(300)
+    fresh = w.race([A, B], minutes_ago=40)
+    fake.requests.clear()
+    await engine.run_cycle()
+    assert publisher.all_posts() == [(C1, fresh)]
+    # B is tracked only by the server without a channel: never polled
+    assert f"cust_id={B}" not in calls(fake, "stats/member_recent_races")
+
+
+async def test_a_pair_without_watermark_starts_at_the_latest_race(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    old = w.race([A], minutes_ago=100)
+    await w.server(G1, C1)
+    await sqlite_store.drivers.track(G1, A, "A", None, now=int(clock.now()))  # no watermark written
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    assert publisher.all_posts() == []
+    assert (await sqlite_store.last_seen.get(G1, A)).last_subsession_id == old
+    clock.advance(300)
+    new = w.race([A], minutes_ago=40)
+    await engine.run_cycle()
+    assert publisher.all_posts() == [(C1, new)]
+
+
+@dataclass
+class FlakySource:
+    """The real client, except for chosen drivers and subsessions that fail."""
+
+    inner: IRacingClient
+    bad_drivers: set[int] = field(default_factory=set)
+    bad_subsessions: set[int] = field(default_factory=set)
+
+    async def get_recent_races(self, cust_id: int) -> list[Any]:
+        if cust_id in self.bad_drivers:
+            raise IRacingError("boom for one driver")
+        return await self.inner.get_recent_races(cust_id)
+
+    async def get_subsession(self, subsession_id: int) -> Any:
+        if subsession_id in self.bad_subsessions:
+            raise ParseError("results/get", "broken row")
+        return await self.inner.get_subsession(subsession_id)
+
+    @property
+    def budget(self) -> Any:
+        return self.inner.budget
+
+
+async def test_one_driver_or_one_subsession_failing_does_not_stop_the_others(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, client: IRacingClient, metrics: Metrics,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    for cust in (A, B, C):
+        await w.track(G1, cust)
+    broken = w.race([A], minutes_ago=90)
+    after_broken = w.race([A], minutes_ago=45)
+    of_b = w.race([B], minutes_ago=60)
+    of_c = w.race([C], minutes_ago=60)
+    source = FlakySource(client, bad_drivers={B}, bad_subsessions={broken})
+    engine = make_engine(sqlite_store, source=source)
+
+    report = await engine.run_cycle()
+
+    assert report.outcome == "ok" and report.driver_errors == 1 and report.subsession_errors == 1
+    assert sorted(publisher.posted(C1)) == sorted([after_broken, of_c])
+    assert metrics.poll_errors_total.labels("recent_races")._value.get() == 1
+    assert metrics.poll_errors_total.labels("subsession_parse")._value.get() == 1
+    # the broken subsession is passed over for good; B's race comes once B answers again
+    source.bad_drivers.clear()
+    clock.advance(300)
+    await engine.run_cycle()
+    assert sorted(publisher.posted(C1)) == sorted([after_broken, of_c, of_b])
+
+
+async def test_an_unavailable_channel_keeps_settings_retries_later_and_spares_others(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, metrics: Metrics,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.server(G2, C2)
+    await w.track(G1, A)
+    await w.track(G2, A)
+    publisher.unavailable[C1] = "missing permission: Send Messages"
+    one = w.race([A], minutes_ago=60)
+    two = w.race([A], minutes_ago=40)
+    engine = make_engine(sqlite_store)
+
+    report = await engine.run_cycle()
+
+    assert publisher.posted(C2) == [one, two]
+    assert publisher.posted(C1) == []
+    assert report.post_failures == 2
+    assert (await sqlite_store.guilds.get(G1)).channel_id == C1  # settings kept
+    assert await sqlite_store.posts.pending_count(G1) == 2
+    assert "Send Messages" in (await sqlite_store.posts.last_failure(G1) or "")
+    assert metrics.post_failures_total.labels("channel_unavailable")._value.get() == 2
+    assert engine.status().pending_posts == 2
+
+    # still unavailable next cycle: retried, still kept
+    clock.advance(300)
+    await engine.run_cycle()
+    assert await sqlite_store.posts.pending_count(G1) == 2
+    # back: posted once each, in order, with no iRacing call needed
+    del publisher.unavailable[C1]
+    clock.advance(300)
+    fake.requests.clear()
+    await engine.run_cycle()
+    assert publisher.posted(C1) == [one, two]
+    assert calls(fake, "results/get") == []
+    assert await sqlite_store.posts.pending_count(G1) == 0
+    clock.advance(300)
+    await engine.run_cycle()
+    assert publisher.posted(C1) == [one, two] and publisher.posted(C2) == [one, two]
+
+
+async def test_results_older_than_the_post_age_are_dropped_not_flooded(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, caplog: Any,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    publisher.unavailable[C1] = "the results channel no longer exists"
+    w.race([A], minutes_ago=60)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    assert await sqlite_store.posts.pending_count(G1) == 1
+    clock.advance(25 * 3600)  # the channel comes back a day later
+    del publisher.unavailable[C1]
+    fresh = w.race([A], minutes_ago=40)
+    caplog.set_level("INFO", logger="red.ir2dis.poller")
+    report = await engine.run_cycle()
+    assert report.posts_dropped == 1
+    assert publisher.posted(C1) == [fresh]
+    assert await sqlite_store.posts.pending_count(G1) == 0
+    assert sum("dropped a result" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_maintenance_skips_the_cycle_cleanly(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, metrics: Metrics,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    for cust in (A, B, C, D):
+        await w.track(G1, cust)
+    race = w.race([A, B], minutes_ago=45)
+    fake.fault("maintenance", count=50)
+    engine = make_engine(sqlite_store)
+    report = await engine.run_cycle()
+    assert report.outcome == "maintenance"
+    assert engine.status().maintenance
+    assert publisher.all_posts() == []
+    assert metrics.poll_cycles_total.labels("maintenance")._value.get() == 1
+    fake.clear_faults()
+    clock.advance(300)
+    assert (await engine.run_cycle()).outcome == "ok"
+    assert publisher.all_posts() == [(C1, race)]
+    assert not engine.status().maintenance
+
+
+async def test_idle_drivers_are_polled_less_often_than_active_ones(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory,
+) -> None:
+    w = World(sqlite_store, fake, clock)
+    fake.add_race([A], session_start_time=clock.now() - 3600)        # raced an hour ago
+    fake.add_race([B], session_start_time=clock.now() - 20 * 86_400)  # idle for weeks
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    await w.track(G1, B)
+    engine = make_engine(sqlite_store)
+    fake.requests.clear()
+    for _ in range(12):  # an hour of cycles
+        await engine.run_cycle()
+        clock.advance(300)
+    polls = calls(fake, "stats/member_recent_races")
+    assert polls.count(f"cust_id={A}") == 12
+    assert 2 <= polls.count(f"cust_id={B}") <= 3  # at most every MAX_IDLE_POLL_MINUTES (30)
+    assert engine.status().drivers_due >= 1
+
+
+async def test_a_cycle_larger_than_a_window_stays_within_the_rate_limit(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    fake.rate_limit = 25  # per 60 s window; 60 drivers need three windows
+    w = World(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    drivers = list(range(5000, 5060))
+    for cust in drivers:
+        await w.track(G1, cust)
+    for cust in drivers[:10]:
+        w.race([cust], minutes_ago=40)
+    engine = make_engine(sqlite_store)
+    report = await engine.run_cycle()
+    assert report.drivers_polled == 60
+    assert fake.stats["rate_limited"] == 0
+    assert len(publisher.all_posts()) == 10
+    # requests were spread: never more than the limit in one window
+    per_window: dict[int, int] = {}
+    for r in fake.requests:
+        if r.kind == "data":
+            per_window[int(r.at // 60)] = per_window.get(int(r.at // 60), 0) + 1
+    assert max(per_window.values()) <= 25
+    assert len(per_window) >= 3
+
+
+async def test_counters_and_status(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, metrics: Metrics,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    await w.track(G1, B)
+    w.race([A, B], minutes_ago=45)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    clock.advance(300)
+    engine._handled.clear()  # as after a restart: the store must still stop a second post
+    w2 = w.race([A], minutes_ago=40)
+    await sqlite_store.last_seen.set(G1, A, 1, 1)  # as if the watermark had not been advanced
+    await engine.run_cycle()
+    assert publisher.posted(C1)[-1] == w2
+    text = metrics.exposition().decode()
+    assert 'ir2dis_poll_cycles_total{outcome="ok"} 2.0' in text
+    assert "ir2dis_posts_published_total 2.0" in text
+    assert "ir2dis_results_fetched_total" in text and "ir2dis_results_fetched_total 0.0" not in text
+    assert "ir2dis_dedupe_skips_total 1.0" in text
+    assert "ir2dis_cycle_duration_seconds_count 2.0" in text
+    status = engine.status()
+    assert clock.now() - 300 < status.last_cycle_at <= clock.now() and status.last_outcome == "ok"
+    assert status.drivers_tracked == 2
+
+
+async def test_changed_settings_keep_what_the_scheduler_learnt(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory,
+    settings: Settings, client: IRacingClient,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    from dataclasses import replace
+    engine.replace_source(client, replace(settings, poll_interval_seconds=600))
+    assert engine._scheduler.interval == 600
+    assert engine._scheduler._polled == {A: clock.now()}
+    engine.notice_tracked(A)
+    assert engine._scheduler._polled == {}

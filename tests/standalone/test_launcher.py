@@ -1,0 +1,179 @@
+"""`python -m standalone` as a real process against the fake Discord and the fake iRacing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, FakeIRacing
+
+REPO = Path(__file__).resolve().parents[2]
+OWNER_ID = 900_000_000_000_000_002
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_env(data_dir: Path) -> dict[str, str]:
+    """Only what a user would set: no inherited variables leak into the bot."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+            "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass
+class Bot:
+    proc: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    health_port: int = 0
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def named(self, event: str) -> list[dict]:
+        return [e for e in self.events() if e.get("event") == event]
+
+    async def wait_event(self, event: str, count: int = 1, timeout: float = 60) -> dict:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while len(self.named(event)) < count:
+                if self.proc.returncode is not None:
+                    raise AssertionError(f"bot exited {self.proc.returncode} before {event}:\n" + "\n".join(self.lines))
+                await asyncio.sleep(0.1)
+        return self.named(event)[count - 1]
+
+    async def health(self) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{self.health_port}/health") as r:
+            return r.status, await r.json()
+
+    async def metrics(self) -> str:
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{self.health_port}/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+
+async def launch(env: Mapping[str, str]) -> Bot:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "standalone", cwd=str(REPO), env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    bot = Bot(proc)
+
+    async def drain() -> None:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            bot.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    bot._drain = asyncio.create_task(drain())  # type: ignore[attr-defined]
+    return bot
+
+
+async def stop(bot: Bot, *, terminate: bool = True) -> int:
+    if terminate and bot.proc.returncode is None:
+        bot.proc.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(60):
+        code = await bot.proc.wait()
+        await bot._drain  # type: ignore[attr-defined]
+    return code
+
+
+async def test_missing_settings_name_each_key_and_nothing_else_happens(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {**base_env(data_dir), "DISCORD_TOKEN": "", "HEALTH_PORT": "99999", "LOG_FORMAT": "xml"}
+    bot = await launch(env)
+    code = await stop(bot, terminate=False)
+    text = "\n".join(bot.lines)
+    assert code == 2
+    for key in ("DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_ID",
+                "IRACING_CLIENT_SECRET", "HEALTH_PORT", "LOG_FORMAT"):
+        assert f"  - {key}:" in text
+    assert "Traceback" not in text and not data_dir.exists()
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeIRacing]]:
+    iracing = FakeIRacing()
+    await iracing.start()
+    discord = FakeDiscord(owner_id=OWNER_ID)
+    await discord.start()
+    try:
+        yield discord, iracing
+    finally:
+        await discord.stop()
+        await iracing.stop()
+
+
+def bot_env(data_dir: Path, discord: FakeDiscord, iracing: FakeIRacing, health_port: int) -> dict[str, str]:
+    return {
+        **base_env(data_dir),
+        "DISCORD_TOKEN": discord.token,
+        "IRACING_EMAIL": FAKE_EMAIL,
+        "IRACING_PASSWORD": FAKE_PASSWORD,
+        "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
+        "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET,
+        "IRACING_API_BASE": iracing.base_url or "",
+        "IRACING_OAUTH_URL": iracing.oauth_url,
+        "DISCORD_API_BASE": discord.url,  # a bare host: the launcher adds /api/v10
+        "HEALTH_PORT": str(health_port),
+        "POLL_INTERVAL_SECONDS": "30",
+        "BOT_PREFIX": "?",
+        "BOT_OWNER_ID": str(OWNER_ID),
+    }
+
+
+async def test_first_boot_loads_cog_syncs_commands_restarts_on_26_and_stops_cleanly(
+        tmp_path: Path, fakes: tuple[FakeDiscord, FakeIRacing]) -> None:
+    discord, iracing = fakes
+    guild = discord.add_guild(name="Sim Racers", owner_id=OWNER_ID)
+    general = discord.add_channel(guild, "general")
+    data_dir = tmp_path / "data"
+    port = free_port()
+    bot = await launch(bot_env(data_dir, discord, iracing, port))
+    bot.health_port = port
+    try:
+        # First boot on a brand-new instance: the cog loads (Red alone would load nothing).
+        await bot.wait_event("bot_ready")
+        assert bot.named("red_instance_created") and bot.named("health_server_started")
+        status, body = await bot.health()
+        assert status == 200 and body["checks"]["database"] == "ok"
+        assert "ir2dis_poll_cycles_total" in await bot.metrics()
+        syncs = discord.command_syncs()
+        assert len(syncs) == 1 and "iracing" in syncs[0].names and syncs[0].guild_id is None
+
+        # The owner asks for a restart: exit code 26, the same process comes back.
+        pid = bot.proc.pid
+        discord.send_message(general, "?restart")
+        await bot.wait_event("restarting")
+        second_ready = await bot.wait_event("bot_ready", count=2)
+        assert bot.proc.pid == pid and bot.proc.returncode is None and second_ready["guilds"] == 1
+        assert bot.named("app_commands_unchanged") and len(discord.command_syncs()) == 1
+        assert len(bot.named("red_instance_created")) == 1  # the instance was kept
+        status, _ = await bot.health()
+        assert status == 200
+    finally:
+        code = await stop(bot)
+    assert code == 0, "\n".join(bot.lines[-30:])
+    assert bot.named("shutdown_requested")[-1]["signal"] == "SIGTERM"
+    assert bot.named("bot_stopped")[-1]["exit_code"] == 0
+    # JSON everywhere (Red's banner silenced) and no secret in any line.
+    assert all(line.startswith("{") for line in bot.lines), [x for x in bot.lines if not x.startswith("{")][:5]
+    output = "\n".join(bot.lines)
+    for secret in (discord.token, FAKE_PASSWORD, FAKE_CLIENT_SECRET, FAKE_EMAIL):
+        assert secret not in output
+    # The database sits where the documentation says: DATA_DIR/ir2dis.sqlite3.
+    assert (data_dir / "ir2dis.sqlite3").is_file()
+    assert [p.name for p in data_dir.rglob("*.sqlite3")] == ["ir2dis.sqlite3"]
+

@@ -1,0 +1,118 @@
+"""Migrations on each backend: from empty, re-run, two processes at once, upgrade keeps data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ir2dis_cog.store import open_store, parse_database_url
+from ir2dis_cog.store.database import connect
+from ir2dis_cog.store.migrate import apply_migrations
+
+TABLES = {"guild", "tracked_driver", "last_seen", "post_history", "auth_state"}
+ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox"]
+
+
+async def _tables(store) -> set[str]:
+    if store.dialect == "sqlite":
+        rows = await store.db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    elif store.dialect == "mysql":
+        rows = await store.db.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        )
+    else:
+        rows = await store.db.fetchall("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {str(r[0]).lower() for r in rows}
+
+
+async def _applied(store) -> list[str]:
+    rows = await store.db.fetchall("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")
+    return [r[0] for r in rows]
+
+
+async def test_from_empty_creates_every_table(db_url: str, tmp_path: Path) -> None:
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert TABLES <= await _tables(store)
+        assert await _applied(store) == ALL_MIGRATIONS
+    finally:
+        await store.close()
+
+
+async def test_rerun_is_a_noop(db_url: str, tmp_path: Path) -> None:
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    assert await apply_migrations(config) == ALL_MIGRATIONS
+    assert await apply_migrations(config) == []
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+    finally:
+        await store.close()
+
+
+_START = """
+import asyncio, sys
+from pathlib import Path
+from ir2dis_cog.store import open_store
+async def main():
+    s = await open_store(sys.argv[1], data_dir=Path(sys.argv[2]))
+    await s.close()
+asyncio.run(main())
+"""
+
+
+def test_two_processes_starting_at_once(db_url: str, tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _START, db_url, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+
+    async def check() -> None:
+        store = await open_store(db_url, data_dir=tmp_path, migrate=False)
+        try:
+            assert await _applied(store) == ALL_MIGRATIONS
+            assert TABLES <= await _tables(store)
+        finally:
+            await store.close()
+
+    import asyncio
+
+    asyncio.run(check())
+
+
+async def test_upgrade_from_first_migration_keeps_data(db_url: str, tmp_path: Path) -> None:
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    assert await apply_migrations(config, upto="0001_initial") == ["0001_initial"]
+    db = await connect(config)
+    try:
+        await db.execute("INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (11, 22, "Europe/Berlin", 1, 1))
+        await db.execute("INSERT INTO tracked_driver (guild_id, cust_id, display_name, active, created_by, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (11, 4242, "Old Driver", 1, 77, 1))
+        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
+                         "VALUES (?, ?, ?, ?)", (11, 4242, 900, 1_700_000_000))
+        await db.execute("INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) "
+                         "VALUES (?, ?, ?, ?)", (11, 900, 5555, 1_700_000_100))
+        await db.execute("INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) "
+                         "VALUES (?, ?, ?, ?)", (11, 901, None, None))
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+        guild = await store.guilds.get(11)
+        assert guild is not None and (guild.channel_id, guild.timezone) == (22, "Europe/Berlin")
+        assert [d.display_name for d in await store.drivers.list_for_guild(11)] == ["Old Driver"]
+        wm = await store.last_seen.get(11, 4242)
+        assert wm is not None and wm.last_subsession_id == 900
+        posted = await store.posts.get(11, 900)
+        assert posted is not None and (posted.state, posted.message_id) == ("posted", 5555)
+        # A claim the old schema left without a message id stays unresolved, not forgotten.
+        unfinished = await store.posts.get(11, 901)
+        assert unfinished is not None and unfinished.state == "pending"
+    finally:
+        await store.close()

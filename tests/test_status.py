@@ -1,0 +1,33 @@
+"""The /iracing status text."""
+
+from __future__ import annotations
+
+from ir2dis_cog.status import StatusView, format_status
+
+
+def test_status_shows_every_fact() -> None:
+    view = StatusView(
+        last_cycle_at=1_000.0,
+        drivers_due=7,
+        auth="logged in (OAuth), token valid for 9 min",
+        budget_remaining=200,
+        budget_limit=240,
+        budget_reset_at=1_060.0,
+        pending_posts=2,
+        last_failure="missing permission: Embed Links",
+    )
+    text = format_status(view, now=1_030.0)
+    assert "Last poll cycle: 30 s ago" in text
+    assert "Drivers due now: 7" in text
+    assert "token valid for 9 min" in text
+    assert "200 of 240 left, resets <t:1060:R>" in text
+    assert "Posts pending for this server: 2" in text
+    assert "Last post failure: missing permission: Embed Links" in text
+
+
+def test_status_before_first_cycle_and_without_credentials() -> None:
+    view = StatusView(None, 0, "not logged in", None, None, None, 0, None, ("IRACING_PASSWORD",))
+    text = format_status(view, now=5.0)
+    assert "none yet" in text and "not known yet" in text
+    assert "iRacing login not set" in text and "IRACING_PASSWORD" in text
+    assert "Last post failure" not in text
