@@ -30,6 +30,7 @@ import aiohttp
 
 from ir2dis_cog.iracing.auth_state import AuthStateStore
 from ir2dis_cog.iracing.errors import AuthError, CaptchaRequiredError, CircuitOpenError, LoginRefusedError
+from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
 
@@ -291,6 +292,8 @@ class _BaseAuthenticator:
         except AuthError as exc:
             self._metrics.auth_failures_total.inc()
             self._last_error = str(exc)
+            log_event(log, "auth_failure", f"iRacing login failed: {exc}", level=logging.WARNING,
+                      consecutive_failures=self._guard.consecutive_failures + 1)
             if self._guard.record_failure(self._clock()):
                 assert self._guard.open_until is not None
                 log.error(
@@ -401,7 +404,7 @@ class OAuthAuthenticator(_BaseAuthenticator):
         }
         self.logins += 1
         self._pair = token_pair_from_response(await self._token_request(form), self._clock())
-        log.info("logged in to iRacing (OAuth)")
+        log_event(log, "auth_success", "logged in to iRacing (OAuth)", mode="oauth")
 
     async def _token_request(self, form: Mapping[str, str]) -> Any:
         self._metrics.iracing_requests_total.labels("oauth").inc()
@@ -536,12 +539,13 @@ class LegacyAuthenticator(_BaseAuthenticator):
         if not cookies:
             raise AuthError("the iRacing legacy login answered without a session cookie")
         self._cookies = cookies
-        log.info("logged in to iRacing (legacy cookies)")
+        log_event(log, "auth_success", "logged in to iRacing (legacy cookies)", mode="legacy")
 
     def _stop(self, error: type[CaptchaRequiredError] | type[LoginRefusedError]) -> None:
         """Stop every further login until the operator acts; say so once."""
         self._stopped = error
-        log.error("iRacing login stopped: %s", error())
+        event = "captcha_required" if error is CaptchaRequiredError else "auth_failure"
+        log_event(log, event, f"iRacing login stopped: {error()}", level=logging.ERROR, stopped=True)
         raise error()
 
     def status(self) -> str:

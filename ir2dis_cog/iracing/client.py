@@ -40,6 +40,7 @@ from ir2dis_cog.iracing.errors import (
 )
 from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
 from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
+from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
 
@@ -308,8 +309,8 @@ class IRacingClient:
             self._metrics.rate_limited_total.inc()
             announced = parse_rate_headers(answer_headers)
             until = self._limiter.block(announced.reset_at if announced else None)
-            log.warning("iRacing rate limit exceeded; holding every request until the reset",
-                        extra={"endpoint": endpoint, "reset_at": round(until, 1)})
+            log_event(log, "rate_limited", "iRacing rate limit exceeded; holding every request until the reset",
+                      level=logging.WARNING, endpoint=endpoint, reset_at=round(until, 1))
             raise _RateLimitHit(until)
         if status == 401:
             raise _Unauthorized(headers)

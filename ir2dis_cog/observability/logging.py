@@ -127,14 +127,27 @@ class RedactionFilter(logging.Filter):
         return True
 
 
-def log_event(logger: logging.Logger, event: str, /, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Log key event ``event`` with its fields as structured extras (the message is the event name)."""
+def log_event(
+    logger: logging.Logger,
+    event: str,
+    message: str | None = None,
+    /,
+    *,
+    level: int = logging.INFO,
+    exc_info: BaseException | bool | None = None,
+    **fields: Any,
+) -> None:
+    """Log key event ``event`` with its fields as structured extras.
+
+    ``message`` is the human sentence text logs show (Red's own log files have no fields);
+    it defaults to the event name.
+    """
     clashes = _STANDARD_ATTRS.intersection(fields)
     if clashes:
         # logging refuses extras named like record attributes; keep them under a safe name.
         for key in clashes:
             fields[f"{key}_"] = fields.pop(key)
-    logger.log(level, event, extra={"event": event, **fields})
+    logger.log(level, message or event, exc_info=exc_info, extra={"event": event, **fields})
 
 
 class _EventJsonFormatter(JsonFormatter):

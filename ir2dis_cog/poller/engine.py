@@ -26,6 +26,7 @@ from ir2dis_cog.iracing.errors import (
     RateLimitedError,
 )
 from ir2dis_cog.iracing.models import Subsession
+from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
 from ir2dis_cog.store import GuildConfig, PendingPost, Store, Watermark
@@ -322,6 +323,7 @@ class PollEngine:
         s = ref.subsession_id
         settled = [g for g in guilds if (g, s) in self._handled]
         if settled:
+            # Seen again after this process settled it: counted, not logged (that happened once).
             cycle.counts.dedupe_skips += len(settled)
             self._metrics.dedupe_skips_total.inc(len(settled))
         needed = [g for g in guilds if (g, s) not in self._handled]
@@ -417,6 +419,8 @@ class PollEngine:
             self._metrics.poll_errors_total.labels("store").inc()
             return False
         if not won:
+            log_event(log, "dedupe_skip", f"subsession {s} is already claimed for server {guild_id}",
+                      guild_id=guild_id, subsession_id=s, reason="already_claimed")
             self._dedupe(cycle, guild_id, s)
             return True
         if guild_id in cycle.unavailable:
@@ -449,7 +453,11 @@ class PollEngine:
                 message_id = await self._publisher.publish(channel_id, card)
                 cycle.counts.posts_published += 1
                 self._metrics.posts_published_total.inc()
+                log_event(log, "post_published", f"posted subsession {s} in server {guild_id}",
+                          guild_id=guild_id, subsession_id=s, channel_id=channel_id, message_id=message_id)
             else:
+                log_event(log, "dedupe_skip", f"subsession {s} is already in the channel; not posting it again",
+                          guild_id=guild_id, subsession_id=s, message_id=message_id, reason="found_in_channel")
                 self._dedupe(cycle, guild_id, s)
         except Exception as exc:
             await self._failed(cycle, guild_id, s, exc)
@@ -471,14 +479,15 @@ class PollEngine:
         if isinstance(exc, ChannelUnavailableError):
             reason, label = f"channel unavailable: {exc.reason}", "channel_unavailable"
             if guild_id not in cycle.unavailable:
-                log.warning("results channel unavailable; posts wait for a later cycle",
-                            extra={"guild_id": guild_id, "reason": exc.reason})
+                log_event(log, "post_failed", f"results channel of server {guild_id} unavailable ({exc.reason}); "
+                          "posts wait for a later cycle", level=logging.WARNING,
+                          guild_id=guild_id, subsession_id=s, reason=reason)
             cycle.unavailable[guild_id] = exc.reason
         else:
             # The type only: an exception's text may carry anything, a traceback goes to the log.
             reason, label = f"publish failed: {type(exc).__name__}", "publish_error"
-            log.warning("could not publish a result", exc_info=exc,
-                        extra={"guild_id": guild_id, "subsession_id": s})
+            log_event(log, "post_failed", f"could not post subsession {s} in server {guild_id}; retrying later",
+                      level=logging.WARNING, exc_info=exc, guild_id=guild_id, subsession_id=s, reason=reason)
         cycle.counts.post_failures += 1
         self._metrics.post_failures_total.labels(label).inc()
         retry_after = max(1, self._settings.poll_interval_seconds // 2)
@@ -507,7 +516,17 @@ class PollEngine:
                     continue  # retried once the channel is back; dropped when too old
                 if not await self._store.posts.take_over(g, s, self._owner, now=now, lease_seconds=self._lease):
                     continue  # another process has it
-                card = self._load_card(row.card_json)
+                try:
+                    card = self._load_card(row.card_json)
+                except ValueError:
+                    # A corrupt card or one from an unknown format version will never read back:
+                    # retrying it every cycle would only fill the log until it ages out.
+                    await self._store.posts.drop(g, s, "stored card unreadable", now=now)
+                    log_event(log, "post_failed", f"dropped subsession {s} for server {g}: its stored card is "
+                              "unreadable", level=logging.WARNING, guild_id=g, subsession_id=s,
+                              reason="stored card unreadable")
+                    cycle.counts.posts_dropped += 1
+                    continue
                 look = [row.channel_id] if row.channel_id and row.channel_id != channel else []
                 await self._send(cycle, g, s, channel, card, look_first=[*look, channel])
             except Exception:
@@ -569,9 +588,11 @@ class PollEngine:
             drivers_tracked=len(cycle.tracking), drivers_due=due, drivers_deferred=deferred,
             pending_posts=pending, maintenance=outcome == "maintenance",
         )
-        log.info("poll cycle done", extra={
-            "outcome": outcome, "due": due, "polled": c.drivers_polled, "new_races": c.new_races,
-            "fetched": c.subsessions_fetched, "published": c.posts_published, "failures": c.post_failures,
-            "duration": round(duration, 3),
-        })
+        log_event(log, "cycle_done",
+                  f"poll cycle {outcome}: {c.drivers_polled}/{due} drivers polled, {c.new_races} new races, "
+                  f"{c.posts_published} posted, {c.dedupe_skips} already posted, {c.post_failures} failed, "
+                  f"{requests} requests in {duration:.1f} s",
+                  outcome=outcome, drivers_due=due, drivers_polled=c.drivers_polled, requests=requests,
+                  new_results=c.new_races, results_fetched=c.subsessions_fetched, posts=c.posts_published,
+                  dedupe_skips=c.dedupe_skips, post_failures=c.post_failures, duration_seconds=round(duration, 3))
         return report

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import IRacingError, ParseError
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
 from ir2dis_cog.store import Store
 from tests.fakes.iracing_api import FakeIRacing, RaceEntry
-from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
+from tests.poller.conftest import Crash, EngineFactory, ManualClock, MemoryPublisher, World
 
 G1, G2, G3 = 111_111_111_111, 222_222_222_222, 333_333_333_333
 C1, C2, C3 = 9001, 9002, 9003
 A, B, C, D = 401, 402, 403, 404  # cust_ids
+LEASE = 300  # the engine's default claim lease
 
 
 def calls(fake: FakeIRacing, endpoint: str) -> list[str]:
@@ -257,6 +260,62 @@ async def test_results_older_than_the_post_age_are_dropped_not_flooded(
     assert publisher.posted(C1) == [fresh]
     assert await sqlite_store.posts.pending_count(G1) == 0
     assert sum("dropped a result" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_stored_card_that_cannot_be_read_is_dropped_once_not_retried_forever(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, caplog: Any,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    publisher.unavailable[C1] = "missing permission: Send Messages"
+    s = w.race([A], minutes_ago=30)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    await sqlite_store.db.execute(
+        "UPDATE post_history SET card_json = ? WHERE guild_id = ? AND subsession_id = ?", ('{"v": 999', G1, s)
+    )
+    del publisher.unavailable[C1]
+    clock.advance(600)
+    caplog.set_level("INFO", logger="red.ir2dis.poller")
+    caplog.clear()
+    report = await engine.run_cycle()
+    assert report.posts_dropped == 1 and publisher.posted(C1) == []
+    record = await sqlite_store.posts.get(G1, s)
+    assert record is not None and record.state == "dropped" and record.last_error == "stored card unreadable"
+    failed = [r for r in caplog.records if getattr(r, "event", None) == "post_failed"]
+    assert [(r.subsession_id, r.reason) for r in failed] == [(s, "stored card unreadable")]
+    clock.advance(600)
+    assert (await engine.run_cycle()).posts_dropped == 0
+
+
+async def test_key_events_are_logged_with_their_fields(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, caplog: Any,
+) -> None:
+    w = await world(sqlite_store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    first = w.race([A], minutes_ago=30)
+    caplog.set_level("INFO", logger="red.ir2dis")
+    publisher.crash_after_publish = True  # the process dies between Discord's answer and the record
+    with pytest.raises(Crash):
+        await make_engine(sqlite_store, owner="engine-a").run_cycle()
+    publisher.crash_after_publish = False
+    clock.advance(LEASE + 1)
+    second = w.race([A], minutes_ago=5)
+    await make_engine(sqlite_store, owner="engine-b").run_cycle()
+
+    events = [(r.event, r.__dict__) for r in caplog.records if hasattr(r, "event")]
+    skips = [(f["subsession_id"], f["reason"]) for e, f in events if e == "dedupe_skip"]
+    assert skips == [(first, "found_in_channel")]
+    published = [(f["guild_id"], f["subsession_id"], f["channel_id"]) for e, f in events if e == "post_published"]
+    assert published == [(G1, second, C1)]
+    cycles = [f for e, f in events if e == "cycle_done"]
+    assert len(cycles) == 1 and cycles[0]["posts"] == 1 and cycles[0]["dedupe_skips"] >= 1
+    assert cycles[0]["drivers_polled"] == 1 and cycles[0]["requests"] >= 2 and "duration_seconds" in cycles[0]
+    assert publisher.posted(C1) == [first, second]
 
 
 async def test_maintenance_skips_the_cycle_cleanly(
