@@ -144,6 +144,7 @@ class PollEngine:
         clock: Clock | None = None,
         *,
         owner: str | None = None,
+        instance: str | None = None,
         lease_seconds: int = 300,
         rate_window: float = DEFAULT_WINDOW,
         build_card: CardBuilder = _default_build_card,
@@ -154,7 +155,11 @@ class PollEngine:
         self._publisher = publisher
         self._metrics = metrics
         self._clock: Clock = clock or SystemClock()
-        self._owner = owner or f"ir2dis-{uuid.uuid4().hex[:12]}"
+        # ``instance`` names the data folder this process runs on (stable across restarts): with it,
+        # a restart settles what its dead predecessor claimed without waiting out the lease.
+        self._instance = instance
+        process = owner or uuid.uuid4().hex[:12]
+        self._owner = f"{instance}:{process}" if instance else process
         self._lease = lease_seconds
         self._rate_window = rate_window
         self._build_card = build_card
@@ -208,6 +213,11 @@ class PollEngine:
     async def resolve_unfinished(self) -> int:
         """At start: settle claims left without a message id (a crash) before anything new is posted."""
         async with self._cycle_lock:
+            if self._instance:
+                released = await self._store.posts.release_earlier_lives(self._instance, self._owner)
+                if released:
+                    log_event(log, "claims_released", f"settling {released} posts left unfinished by the "
+                              "previous run", released=released)
             cycle = await self._open_cycle()
             await self._drain_outbox(cycle)
             c = cycle.counts

@@ -319,6 +319,21 @@ class PostRepo:
         )
         return changed == 1
 
+    async def release_earlier_lives(self, instance: str, current_owner: str) -> int:
+        """Free the leases of claims this instance's earlier processes held when they died.
+
+        Owners are ``"<instance>:<process>"``. One instance (one data folder) runs one process at a
+        time, so a claim of the same instance under another process id is a dead one: a restart can
+        settle it at once instead of waiting out its lease. Other instances' claims are untouched.
+        """
+        if not instance or any(ch in instance for ch in "%_:"):
+            raise ValueError("an instance id is a non-empty string without % _ or :")
+        return await self._db.execute(
+            "UPDATE post_history SET lease_until = NULL, claim_owner = NULL "
+            "WHERE state = 'pending' AND claim_owner LIKE ? AND claim_owner <> ?",
+            (f"{instance}:%", current_owner[:64]),
+        )
+
     async def unresolved(self, *, now: int, limit: int = 1000) -> list[PendingPost]:
         """Claims without a message whose lease has run out (crashed, or failed and due again)."""
         rows = await self._db.fetchall(

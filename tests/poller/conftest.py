@@ -176,8 +176,9 @@ EngineFactory = Callable[..., PollEngine]
 def make_engine(client: IRacingClient, publisher: MemoryPublisher, settings: Settings,
                 clock: ManualClock, metrics: Metrics) -> EngineFactory:
     def build(store: Store, *, source: Any = None, pub: Any = None, owner: str = "engine-a",
-              metrics_: Metrics | None = None, settings_: Settings | None = None) -> PollEngine:
+              metrics_: Metrics | None = None, settings_: Settings | None = None,
+              instance: str | None = None) -> PollEngine:
         return PollEngine(store, source or client, pub or publisher, settings_ or settings,
-                          metrics_ or metrics, clock, owner=owner)
+                          metrics_ or metrics, clock, owner=owner, instance=instance)
 
     return build

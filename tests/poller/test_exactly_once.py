@@ -120,3 +120,34 @@ async def test_a_crash_after_claim_before_publish_is_published_once(
     await other.resolve_unfinished()
     await other.run_cycle()
     assert publisher.all_posts() == expected(races)
+
+
+async def test_a_restart_of_the_same_instance_settles_its_dead_claims_at_once(
+    stores: tuple[Store, Store], fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    one, two = stores
+    _, races = await seed(one, fake, clock)
+    publisher.crash_after_publish = True  # killed between Discord's answer and the record
+    with pytest.raises(Crash):
+        await make_engine(one, owner="first-life", instance="inst1").run_cycle()
+    publisher.crash_after_publish = False
+    in_discord = publisher.all_posts()
+    assert len(in_discord) >= 1
+
+    # Another instance on the same database must still respect the dead claim's lease...
+    neighbour = make_engine(two, owner="p", instance="inst2")
+    assert await neighbour.resolve_unfinished() == 0
+    assert publisher.all_posts() == in_discord
+
+    # ...but the same instance, restarted, settles its claims now: what reached the channel is found
+    # there and not sent again; what was claimed but never sent is sent once.
+    restarted = make_engine(two, owner="second-life", instance="inst1")
+    assert await restarted.resolve_unfinished() >= len(in_discord)
+    after = publisher.all_posts()
+    assert len(after) == len(set(after)) and set(in_discord) <= set(after)
+    await restarted.run_cycle()
+    assert publisher.all_posts() == expected(races)
+    for channel, s in in_discord:
+        record = await two.posts.get(G1 if channel == C1 else G2, s)
+        assert record is not None and record.state == "posted"

@@ -99,6 +99,21 @@ async def test_unresolved_claims_and_take_over(store: Store) -> None:
     assert await store.posts.take_over(1, 901, "proc-c", now=500) is False  # posted: nothing to take
 
 
+async def test_release_earlier_lives_frees_only_this_instance_s_dead_claims(store: Store) -> None:
+    await store.posts.claim(_post(sub=900), "inst1:dead", now=100, lease_seconds=300)
+    await store.posts.claim(_post(sub=901), "inst1:alive", now=100, lease_seconds=300)
+    await store.posts.claim(_post(sub=902), "inst10:other", now=100, lease_seconds=300)  # a prefix, not a match
+    await store.posts.claim(_post(sub=903), "inst1:dead", now=100, lease_seconds=300)
+    await store.posts.record(1, 903, 7, now=101)
+    assert await store.posts.release_earlier_lives("inst1", "inst1:alive") == 1
+    assert [p.subsession_id for p in await store.posts.unresolved(now=101)] == [900]
+    assert await store.posts.take_over(1, 900, "inst1:alive", now=101) is True
+    assert await store.posts.take_over(1, 902, "inst1:alive", now=101) is False  # still leased elsewhere
+    for bad in ("", "in%", "a_b", "x:y"):
+        with pytest.raises(ValueError, match="instance id"):
+            await store.posts.release_earlier_lives(bad, "inst1:alive")
+
+
 async def test_fail_keeps_claim_and_reason_then_drop(store: Store) -> None:
     await store.posts.claim(_post(), "proc-a", now=100)
     await store.posts.fail(1, 900, "missing permission: Embed Links", now=110, retry_after=50)
