@@ -88,3 +88,27 @@ async def store(db_url: str, tmp_path: Path) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+_BACKEND_OUTCOMES: dict[tuple[str, str], int] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count outcomes per database backend, so the summary shows each one really ran."""
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for name in ALL_BACKENDS:
+        if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid:
+            key = (name, report.outcome)
+            _BACKEND_OUTCOMES[key] = _BACKEND_OUTCOMES.get(key, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _BACKEND_OUTCOMES:
+        return
+    terminalreporter.section("database backends")
+    for name in ALL_BACKENDS:
+        outcomes = {o: n for (b, o), n in _BACKEND_OUTCOMES.items() if b == name}
+        if outcomes:
+            text = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+            terminalreporter.write_line(f"{name}: {text}")
