@@ -6,15 +6,14 @@
 #      /health answers 200, /metrics serves the ir2dis_ metrics, every log line is JSON, no secret;
 #   4. the owner tracks a driver, a race finishes, its result card arrives on the fake Discord;
 #      then /health says "ok", the counters moved and Docker reports the container healthy;
-#   5. an online SQLite backup (the command in docs/running.md) taken while the bot runs;
+#   5. an online SQLite backup (the command in the README) taken while the bot runs;
 #   6. SIGTERM (docker stop) -> exit code 0, after shutdown_requested/bot_stopped in the logs;
 #   7. /data kept the database and the Red instance; database and backup hold the post;
-#   8. restore (the commands in docs/running.md) after deleting the database, start again on it:
+#   8. restore (the commands in the README) after deleting the database, start again on it:
 #      healthy, the tracked driver is back, a poll cycle runs, nothing is posted twice, exit 0 again.
 # Exit code 0 only when every check passed.
 #
-# Without a Docker engine or Docker Hub (see docs/running.md, "Building the image without Docker
-# Hub"), it installs what is missing from Debian (docker.io, docker-compose, debootstrap; needs
+# Without a Docker engine or Docker Hub (see the README, "Building the image"), it installs what is missing from Debian (docker.io, docker-compose, debootstrap; needs
 # root), starts dockerd without a bridge network, and makes the Python base image from Debian's
 # packages once (kept as local/bookworm-python:3.11). Every wait is bounded. Whatever it started
 # (fakes, containers, the daemon) is stopped by id on every exit path, also on SIGINT/SIGTERM.
@@ -394,7 +393,7 @@ done
 [ "$state" = "healthy" ] || fail "Docker reports the container '$state', expected healthy"
 log "Docker reports the container healthy"
 
-# --- 6. Online SQLite backup (exactly as in docs/running.md), then SIGTERM ---------------------------------
+# --- 6. Online SQLite backup (exactly as in the README), then SIGTERM ---------------------------------
 bounded 60 "online backup" "$DOCKER" exec "$CID" python -c "
 import sqlite3
 src = sqlite3.connect('file:/data/ir2dis.sqlite3?mode=rw', uri=True)
@@ -425,7 +424,7 @@ for path in paths:
 PY
 log "/data kept the database and the Red instance; the backup holds the same post"
 
-# --- 8. Lose the database, restore the backup (as in docs/running.md), start again on it --------------------
+# --- 8. Lose the database, restore the backup (as in the README), start again on it --------------------
 rm -f "$DATA/ir2dis.sqlite3" "$DATA/backup.sqlite3"
 (
     cd "$WORK"   # the doc's commands run next to ./data
