@@ -15,8 +15,9 @@
 #
 # Without a Docker engine or Docker Hub (see the README, "Building the image"), it installs what is
 # missing from Debian (docker.io, docker-compose, debootstrap; needs root), starts dockerd without a
-# bridge network, and makes the Python base image from Debian's packages once (kept as local/bookworm-python:3.11). Every wait is bounded. Whatever it started
-# (fakes, containers, the daemon) is stopped by id on every exit path, also on SIGINT/SIGTERM.
+# bridge network, and makes the Python base image from Debian's packages once (kept as
+# local/bookworm-python:3.11). Every wait is bounded. Whatever it started (fakes, containers, the
+# daemon) is stopped by id on every exit path, also on SIGINT/SIGTERM.
 #
 # Settings (environment): IR2DIS_DOCKER_BASE (base image; default: python:3.11-slim-bookworm when
 # it is present or can be pulled, else the Debian-built one), IR2DIS_DOCKER_TAG (default
