@@ -42,7 +42,8 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         super().__init__()
         self.bot = bot
         self.config = Config.get_conf(self, identifier=0x1A2D15, force_registration=True)
-        self.config.register_global(poll_interval_seconds=None)
+        # instance_id: stable for this Red instance, so a restart can settle what a killed run claimed.
+        self.config.register_global(poll_interval_seconds=None, instance_id=None)
         self.metrics = Metrics()
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.settings: Settings | None = None
@@ -70,6 +71,13 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         tokens = await self.bot.get_shared_api_tokens(IRACING_SERVICE)
         return load_settings(environ, mode="cog", api_tokens=tokens, data_dir=data_dir)
 
+    async def _instance_id(self) -> str:
+        value = await self.config.instance_id()
+        if not value:
+            value = uuid.uuid4().hex[:16]
+            await self.config.instance_id.set(value)
+        return str(value)
+
     def _make_client(self, settings: Settings, store: Store) -> IRacingClient:
         state_store = state_store_for(settings.iracing_auth_state_file, store.auth_state)
         return IRacingClient(settings, state_store=state_store, metrics=self.metrics)
@@ -95,6 +103,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             settings=settings,
             metrics=self.metrics,
             owner=self.owner,
+            instance=await self._instance_id(),
         )
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
         await self.health.start()
