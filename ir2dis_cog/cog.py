@@ -113,11 +113,13 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         log.info("ir2dis loaded", extra={"event": "startup", "database": store.dialect, "missing": missing})
 
     async def cog_unload(self) -> None:
-        self.poll_loop.cancel()
-        # Let a post in flight finish rather than cutting it between send and record.
+        # stop(), not cancel(): a cycle in flight finishes rather than being cut between send and
+        # record. Once the lock is ours no cycle runs, and cancelling only ends the loop's sleep.
+        self.poll_loop.stop()
         with contextlib.suppress(asyncio.TimeoutError):
             async with asyncio.timeout(20), self._cycle_lock:
-                pass
+                self.poll_loop.cancel()
+        self.poll_loop.cancel()
         if self.health is not None:
             await self.health.stop()
         if self.client is not None:
@@ -167,6 +169,15 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
                     await self.engine.resolve_unfinished()
                 except Exception:
                     log.exception("could not resolve unfinished posts at start")
+
+    async def _reload_settings(self) -> None:
+        """After an owner changed a setting: the loop's timer and the engine's scheduler follow."""
+        settings = await self._build_settings()
+        async with self._cycle_lock:
+            self.settings = settings
+            if self.engine is not None and self.client is not None:
+                self.engine.replace_source(self.client, settings)
+        self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
 
     # ----- Red hooks -----
 

@@ -52,6 +52,19 @@ def _iracing_failure(exc: IRacingError) -> UserFacingError:
     return UserFacingError("iRacing could not be reached just now. Try again later.")
 
 
+# How a command's own exception reaches the error handler: wrapped once by a prefix call, twice by
+# a slash call of a hybrid command (HybridCommandError around app_commands.CommandInvokeError).
+_WRAPPERS = (commands.CommandInvokeError, commands.HybridCommandError, app_commands.CommandInvokeError)
+
+
+def _unwrap(error: Exception) -> list[Exception]:
+    """`error` and the exceptions it wraps, outermost first; the last is what was raised."""
+    chain = [error]
+    while isinstance(chain[-1], _WRAPPERS) and isinstance(getattr(chain[-1], "original", None), Exception):
+        chain.append(chain[-1].original)  # type: ignore[attr-defined]
+    return chain
+
+
 class IRacingCommands:
     """Command definitions; the cog supplies bot, store, client, settings and engine."""
 
@@ -96,21 +109,21 @@ class IRacingCommands:
     # ----- error handling: every failure becomes one short sentence -----
 
     async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, commands.HybridCommandError):
-            original = getattr(original, "original", original)
-        if isinstance(original, UserFacingError | DriverInputError):
-            await self._reply(ctx, str(original))
-        elif isinstance(error, commands.NoPrivateMessage):
+        chain = _unwrap(error)
+        cause = chain[-1]
+        if isinstance(cause, UserFacingError | DriverInputError):
+            await self._reply(ctx, str(cause))
+        elif isinstance(cause, commands.NoPrivateMessage | app_commands.NoPrivateMessage):
             await self._reply(ctx, "This command works in a server, not in direct messages.")
-        elif isinstance(error, commands.CheckFailure):
+        elif isinstance(cause, commands.CheckFailure | app_commands.CheckFailure):
             await self._reply(ctx, "You need the Manage Server permission (or the bot's admin role) for this.")
-        elif isinstance(error, commands.BadArgument | commands.UserInputError) and not isinstance(
-            error, commands.MissingRequiredArgument
+        elif isinstance(cause, commands.BadArgument | commands.UserInputError | app_commands.TransformerError) and (
+            not isinstance(cause, commands.MissingRequiredArgument)
         ):
             await self._reply(ctx, "That input does not fit this command. Try `/iracing` help.")
-        elif isinstance(error, commands.CommandInvokeError | commands.HybridCommandError):
-            log.error("command %s failed", ctx.command.qualified_name if ctx.command else "?", exc_info=original)
+        elif any(isinstance(e, commands.CommandInvokeError | app_commands.CommandInvokeError) for e in chain):
+            # The command itself raised: a bug or an outage, not the user's input.
+            log.error("command %s failed", ctx.command.qualified_name if ctx.command else "?", exc_info=cause)
             await self._reply(ctx, "Something went wrong on our side. The bot owner can find details in the log.")
         else:
             await self.bot.on_command_error(ctx, error, unhandled_by_cog=True)  # type: ignore[attr-defined]

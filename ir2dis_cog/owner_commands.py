@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,6 +23,8 @@ class OwnerCommands:
     config: Config
     settings: Settings | None
     poll_loop: Any
+    # The cog's: rebuild the settings and hand them to the poll loop and the engine.
+    _reload_settings: Callable[[], Awaitable[None]]
 
     @commands.group(name="iracingset")
     @commands.is_owner()
@@ -49,7 +52,8 @@ class OwnerCommands:
             await ctx.send(exc.problems[0])
             return
         await self.config.poll_interval_seconds.set(seconds)
-        self.poll_loop.change_interval(seconds=seconds)
+        # The scheduler decides who is due from the interval too, not only the loop's timer.
+        await self._reload_settings()
         await ctx.send(f"ir2dis now polls every {seconds} s.")
 
     @iracingset.command(name="database")

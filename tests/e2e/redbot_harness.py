@@ -333,8 +333,11 @@ class RedHarness:
 
     async def load(self, *packages: str) -> Reply:
         """`[p]load ...`; fails with Red's answer and log unless every package loaded."""
+        # Only Red's answers to `load`: a cog's install message (sent after `cog install`) may
+        # arrive meanwhile and mention loading too.
+        answers = ("Loaded ", "The following package", "Failed to load")
         reply = await self.command(f"{self.prefix}load {' '.join(packages)}",
-                                   expect=lambda m: any(w in m.text() for w in ("Loaded", "load", "not found")))
+                                   expect=lambda m: m.text().startswith(answers))
         if not reply.text.startswith("Loaded") or "fail" in reply.text.lower():
             raise AssertionError(f"load {packages} failed:\n{reply.text}\n{self.proc.log_tail()}")
         return reply
@@ -360,8 +363,9 @@ class RedHarness:
                                              or "wrong" in m.text(), timeout=300)
         if "successfully added" not in reply.text:
             raise AssertionError(f"repo add: {reply.text}")
-        reply = await self.command(f"{p}cog install {repo_name} {' '.join(cogs)}", timeout=600,
-                                   expect=lambda m: "install" in m.text().lower())
+        # Downloader's own answer, not the repo's install message sent just after `repo add`.
+        installed = lambda m: any(w in m.text() for w in ("Successfully installed", "Failed to install", "Error"))  # noqa: E731
+        reply = await self.command(f"{p}cog install {repo_name} {' '.join(cogs)}", timeout=600, expect=installed)
         if "Successfully installed" not in reply.text or "Failed" in reply.text:
             raise AssertionError(f"cog install: {reply.text}\n{self.proc.log_tail()}")
         await self.load(*cogs)

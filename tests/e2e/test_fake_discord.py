@@ -166,6 +166,45 @@ async def test_injected_faults_answer_like_discord_then_stop(fake: FakeDiscord, 
     assert [q.fault for q in fake.requests()] == [True, True, False, True, False]
 
 
+async def test_stalled_requests_take_effect_or_not_and_wait_for_release(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    gid = fake.add_guild()
+    cid = fake.add_channel(gid)
+    route = f"/channels/{cid}/messages"
+    fake.stall("POST", route, deliver=True)
+    fake.stall("POST", route)
+
+    async def post(text: str) -> tuple[int, str]:
+        async with http.post(f"/api/v10{route}", json={"content": text}) as r:
+            return r.status, (await r.json())["content"]
+
+    delivered = asyncio.create_task(post("kept"))
+    await fake.wait_until(lambda: len(fake.stalled_requests()) == 1, 5, "the first stall")
+    lost = asyncio.create_task(post("held"))
+    await fake.wait_until(lambda: len(fake.stalled_requests()) == 2, 5, "the second stall")
+    # Discord has the first message although nobody heard back; the second has not arrived.
+    assert [m.content for m in fake.messages(cid)] == ["kept"]
+    assert [(s.delivered, s.status) for s in fake.stalled_requests()] == [(True, 200), (False, 0)]
+    assert not delivered.done() and not lost.done()
+
+    fake.release_stalled()  # the client is still there: both get their answers now
+    assert await delivered == (200, "kept")
+    assert await lost == (200, "held")
+    assert [m.content for m in fake.messages(cid)] == ["kept", "held"]
+    assert await post("after") == (200, "after")  # release disarmed the rules
+
+    fake.stall("POST", route)
+    async with aiohttp.ClientSession(base_url=fake.url, headers={"Authorization": f"Bot {fake.token}"}) as gone:
+        request = asyncio.create_task(gone.post(f"/api/v10{route}", json={"content": "never"}))
+        await fake.wait_until(lambda: len(fake.stalled_requests()) == 3, 5, "the third stall")
+        request.cancel()  # the client dies while its request is held
+    await asyncio.sleep(0.2)  # for the server to see the connection go
+    fake.release_stalled()
+    await asyncio.sleep(0.1)
+    assert [m.content for m in fake.messages(cid)] == ["kept", "held", "after"]
+
+
 async def test_commands_and_interaction_callbacks(fake: FakeDiscord, http: aiohttp.ClientSession) -> None:
     gid = fake.add_guild()
     cid = fake.add_channel(gid)

@@ -16,6 +16,9 @@ Discord quirks discord.py depends on, and that the fake therefore reproduces:
   `retry_after` in the body;
 - `GET /gateway/bot` gives the websocket URL; READY carries `shard` and `application`;
 - the interaction callback answers `with_response` with the `interaction`/`resource` body.
+
+`stall(...)` holds answers back to stage a crash mid-request: the bot dies after Discord took
+its message but before it heard the message id, or before the message left it at all.
 """
 
 from __future__ import annotations
@@ -247,6 +250,32 @@ class _Fault:
 
 
 @dataclass
+class _Stall:
+    method: str
+    path: str  # fnmatch pattern over the path after /api/v10
+    remaining: int
+    deliver: bool
+
+
+@dataclass(frozen=True)
+class StalledRequest:
+    """A request whose answer the fake held back (see `FakeDiscord.stall`)."""
+
+    method: str
+    path: str
+    delivered: bool  # it took effect (e.g. the message exists) before the answer was held
+    status: int  # the held answer's status; 0 when not delivered
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StalledRequest:
+        return cls(**d)
+
+
+@dataclass
 class _Interaction:
     id: int
     token: str
@@ -425,6 +454,9 @@ class FakeDiscordState:
         self.command_syncs: list[CommandSync] = []
         self.interactions: dict[int, _Interaction] = {}
         self.faults: list[_Fault] = []
+        self.stalls: list[_Stall] = []
+        self.stalled: list[StalledRequest] = []
+        self._released = asyncio.Event()
         self.requests: list[RequestRecord] = []
         self.identify_count = 0
         self.version = 0
@@ -979,6 +1011,34 @@ class FakeDiscordState:
                 return f
         return None
 
+    def stall(self, method: str, path: str, *, count: int = 1, deliver: bool = False) -> None:
+        """The next `count` matching requests get no answer until `release_stalled()`.
+
+        `deliver=True`: the request takes effect first (Discord stored the message, the bot never
+        learns its id); otherwise it is held before anything happens (lost in flight).
+        """
+        self.stalls.append(_Stall(method.upper(), path, count, deliver))
+
+    def take_stall(self, method: str, path: str) -> _Stall | None:
+        for s in self.stalls:
+            if s.remaining > 0 and s.method in (method, "*") and fnmatch.fnmatchcase(path, s.path):
+                s.remaining -= 1
+                return s
+        return None
+
+    def note_stalled(self, method: str, path: str, status: int, *, delivered: bool) -> None:
+        self.stalled.append(StalledRequest(method, path, delivered, status, time.time()))
+        self.touch()
+
+    async def wait_released(self) -> None:
+        await self._released.wait()
+
+    def release_stalled(self) -> None:
+        """Disarms every stall and lets the held requests go on (a fresh event for later stalls)."""
+        self.stalls.clear()
+        self._released.set()
+        self._released = asyncio.Event()
+
     def log_request(self, method: str, path: str, status: int, *, fault: bool) -> None:
         self.requests.append(RequestRecord(method, path, status, time.time(), fault))
         self.touch()
@@ -1213,6 +1273,19 @@ class RestApi:
         if not public and request.headers.get("Authorization") != f"Bot {self.s.token}":
             self.s.log_request(method, path, 401, fault=False)
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        stall = self.s.take_stall(method, path)
+        if stall is None:
+            return await self._answer(handler, request, method, path)
+        # (`is None`, not truthiness: an aiohttp response is a mapping, and an empty one is falsy.)
+        held = await self._answer(handler, request, method, path) if stall.deliver else None
+        self.s.note_stalled(method, path, 0 if held is None else held.status, delivered=held is not None)
+        await self.s.wait_released()
+        if request.transport is None or request.transport.is_closing():
+            # The client is gone (it was killed meanwhile): nothing happens and nobody hears.
+            return web.Response(status=499)
+        return held if held is not None else await self._answer(handler, request, method, path)
+
+    async def _answer(self, handler: Handler, request: web.Request, method: str, path: str) -> web.StreamResponse:
         try:
             resp = await handler(request)
         except FakeError as exc:
@@ -1425,6 +1498,7 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
+        self.state.release_stalled()  # held handlers would otherwise delay the shutdown
         await self.hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -1486,6 +1560,16 @@ class FakeDiscord:
 
     def clear_faults(self) -> None:
         self.state.clear_faults()
+
+    def stall(self, method: str, path: str, *, count: int = 1, deliver: bool = False) -> None:
+        """Hold back the answers to the next `count` matching requests (see `FakeDiscordState.stall`)."""
+        self.state.stall(method, path, count=count, deliver=deliver)
+
+    def release_stalled(self) -> None:
+        self.state.release_stalled()
+
+    def stalled_requests(self) -> list[StalledRequest]:
+        return list(self.state.stalled)
 
     # -- acting as people (sync: dispatched over the gateway)
     def send_message(self, channel_id: int, content: str, *, author_id: int | None = None) -> int:
@@ -1594,7 +1678,8 @@ _CONTROL_OPS: dict[str, Callable[[Any], Any]] = {
     "messages": lambda r: [m.to_dict() for m in r], "message": lambda r: r.to_dict(),
     "command_syncs": lambda r: [c.to_dict() for c in r], "requests": lambda r: [q.to_dict() for q in r],
     "wait_for_interaction_reply": lambda r: r.to_dict(), "wait_for_identify": lambda r: r,
-    "wait_for_command_sync": lambda r: r.to_dict(),
+    "wait_for_command_sync": lambda r: r.to_dict(), "stall": lambda r: r, "release_stalled": lambda r: r,
+    "stalled_requests": lambda r: [q.to_dict() for q in r],
 }
 
 
@@ -1693,6 +1778,15 @@ class FakeDiscordRemote:
 
     async def clear_faults(self) -> None:
         await self._post("clear_faults")
+
+    async def stall(self, method: str, path: str, *, count: int = 1, deliver: bool = False) -> None:
+        await self._post("stall", method, path, count=count, deliver=deliver)
+
+    async def release_stalled(self) -> None:
+        await self._post("release_stalled")
+
+    async def stalled_requests(self) -> list[StalledRequest]:
+        return [StalledRequest.from_dict(d) for d in await self._post("stalled_requests")]
 
     async def send_message(self, channel_id: int, content: str, *, author_id: int | None = None) -> int:
         return await self._post("send_message", channel_id, content, author_id=author_id)

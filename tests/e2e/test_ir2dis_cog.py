@@ -1,0 +1,256 @@
+"""The real ir2dis cog in a real `redbot` process, against the fake Discord and the fake iRacing.
+
+Installed the way a Red owner installs it (`[p]repo add` from a git repository, `[p]cog install`,
+`[p]load`), given its iRacing login through `[p]set api iracing ...`, driven through slash
+commands; then races finish in the fake iRacing, and the bot is SIGKILLed while it posts them.
+Every race must reach the results channel exactly once, and no secret may show anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.redbot_harness import RedHarness
+from tests.fakes.discord_api import CB_DEFERRED, Message
+from tests.fakes.iracing_api import FakeIRacing, mask, recent_start
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POLL_SECONDS = 30  # the shortest interval the settings accept
+# A race must be posted within two poll cycles (one to notice it, slack for the next).
+POSTED_WITHIN = 2 * POLL_SECONDS + 15
+
+CLIENT_ID = "ir2dis-e2e-client"
+EMAIL = "e2e-driver@example.com"
+ALICE, BRUNO, CARLA = 310_001, 310_002, 310_003  # Carla races too, but nobody tracks her
+# Red's console line for the engine's `cycle_done` event.
+CYCLE_DONE = re.compile(r"poll cycle (ok|idle): ")
+
+
+def _snapshot_of_working_tree(root: Path) -> Path:
+    """A git repository holding this working tree as it is now (tracked and new files, no ignored ones).
+
+    `[p]repo add` clones a git URL, and the work under test may not be committed yet, so the
+    tree is copied and committed in a repository of its own.
+    """
+    listed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    repo = root / "ir2dis-repo"
+    for name in filter(None, listed):
+        source = REPO_ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is left out
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / name)
+    git = ["git", "-c", "user.name=ir2dis e2e", "-c", "user.email=e2e@example.invalid", "-C", str(repo)]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "ir2dis under test"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    return repo
+
+
+@pytest.fixture
+async def iracing() -> AsyncIterator[FakeIRacing]:
+    """The fake iRacing, accepting a login made up for this run (so a leak of it is recognisable)."""
+    fake = FakeIRacing(client_id=CLIENT_ID, client_secret=f"cs-{secrets.token_urlsafe(18)}", email=EMAIL,
+                       password=f"pw-{secrets.token_urlsafe(18)}")
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+def _footer(m: Message) -> str:
+    return " ".join(e.get("footer", {}).get("text", "") for e in m.embeds)
+
+
+def _is_card(h: RedHarness, m: Message, subsession_id: int) -> bool:
+    """A result card of the bot for this subsession (the footer names it)."""
+    return m.author_id == h.fake.bot_id and bool(re.search(rf"\bSubsession {subsession_id}\b", _footer(m)))
+
+
+def _cards(h: RedHarness, channel_id: int, subsession_id: int) -> list[Message]:
+    return [m for m in h.fake.messages(channel_id) if _is_card(h, m, subsession_id)]
+
+
+def _cycles_done(h: RedHarness, since: int) -> int:
+    """Poll cycles the bot finished since log offset `since`."""
+    return len(CYCLE_DONE.findall(h.proc.log_text()[since:]))
+
+
+def _query(db: Path, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
+    """Reads the cog's SQLite file (read-only) as the bot left it."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return conn.execute(sql, tuple(params)).fetchall()
+
+
+async def _until(check: Callable[[], object], timeout: float, what: str) -> object:  # noqa: ASYNC109
+    """Polls `check` until it returns something truthy (for state the fakes do not signal: files, logs)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if result := check():
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
+    make_red_harness: Callable[..., Awaitable[RedHarness]], iracing: FakeIRacing, tmp_path: Path
+) -> None:
+    # --- the world: three drivers who raced two hours ago, a server with a results channel ------
+    iracing.add_member(ALICE, "Alice Apex")
+    iracing.add_member(BRUNO, "Bruno Brake")
+    iracing.add_member(CARLA, "Carla Curb")
+    warmup = iracing.add_race([CARLA, ALICE, BRUNO], series_name="Fake Warmup Series",
+                              session_start_time=recent_start(120))
+    repo = await asyncio.to_thread(_snapshot_of_working_tree, tmp_path)
+    env = {
+        "IRACING_API_BASE": iracing.base_url or "", "IRACING_OAUTH_URL": iracing.oauth_url,
+        "HEALTH_PORT": "0",  # no sidecar port to collide with
+        # The login must come from `[p]set api`, not from the environment this test runs in.
+        "IRACING_CLIENT_ID": "", "IRACING_CLIENT_SECRET": "", "IRACING_EMAIL": "", "IRACING_PASSWORD": "",
+        "DATABASE_URL": "", "POLL_INTERVAL_SECONDS": "",
+    }
+    h = await make_red_harness(env=env)  # no cog path: the cog can only come from the repository
+    h.proc.extra_args = ("--dev",)  # `[p]debug`, to ask the bot where it imported the cog from
+    results = h.fake.add_channel(h.guild_id, "race-results")
+    assert h.instance is not None
+    cogs_dir = h.instance.data_path / "cogs"
+    db = cogs_dir / "IRacingCog" / "ir2dis.sqlite3"
+
+    # --- installed as Red owners install cogs ----------------------------------------------------
+    await h.start()
+    await h.install_from_repo("ir2dis", str(repo), "ir2dis_cog")
+    installed = cogs_dir / "CogManager" / "cogs" / "ir2dis_cog"
+    assert (installed / "poller" / "engine.py").is_file()
+    roots = await h.command(
+        "!debug sorted({m.__file__.rsplit('/ir2dis_cog/', 1)[0] for n, m in __import__('sys').modules.items() "
+        "if n.split('.')[0] == 'ir2dis_cog' and getattr(m, '__file__', None)})",
+        expect=lambda m: "```" in m.content,
+    )
+    assert re.findall(r"'([^']+)'", roots.text) == [str(installed.parent)], roots.text
+
+    # --- the owner gives the login, a short poll interval, and turns the slash commands on -------
+    creds = await h.command(
+        f"!set api iracing client_id,{CLIENT_ID} client_secret,{iracing.client_secret} username,{EMAIL} "
+        f"password,{iracing.password}",
+        expect=lambda m: "API tokens have been set" in m.content,
+    )
+    assert creds.message is not None
+    interval = await h.command(f"!iracingset pollinterval {POLL_SECONDS}", expect=lambda m: "polls every" in m.content)
+    assert interval.text == f"ir2dis now polls every {POLL_SECONDS} s."
+    shown = await h.command("!iracingset show", expect=lambda m: "Poll interval" in m.content)
+    assert f"Poll interval: {POLL_SECONDS} s" in shown.text and "iRacing login: set" in shown.text, shown.text
+    await h.enable_slash("iracing")
+    assert "iracing" in h.fake.command_syncs()[-1].names
+
+    # --- a server admin sets the channel and tracks two drivers, by id and by name ---------------
+    setchannel = await h.slash("iracing", "setchannel", {"channel": results})
+    assert setchannel.ephemeral and setchannel.content == f"Race results will be posted in <#{results}>."
+
+    alice = await h.slash("iracing", "track", {"driver": str(ALICE)})
+    assert alice.callback_type == CB_DEFERRED and alice.ephemeral
+    assert alice.content.startswith(f"Now tracking **Alice Apex** ({ALICE})"), alice.content
+    bruno = await h.slash("iracing", "track", {"driver": "Bruno Brake"})
+    assert bruno.content.startswith(f"Now tracking **Bruno Brake** ({BRUNO})"), bruno.content
+
+    bad = await h.slash("iracing", "track", {"driver": "0"})
+    assert bad.ephemeral and bad.content == "An iRacing customer id is a positive number.", bad.content
+    listing = await h.slash("iracing", "list")
+    assert f"Results channel: <#{results}>" in listing.content and "2 tracked" in listing.content, listing.content
+    assert f"Alice Apex ({ALICE})" in listing.content and f"Bruno Brake ({BRUNO})" in listing.content
+    assert str(CARLA) not in listing.content and ", 0)" not in listing.content  # `track 0` changed nothing
+    assert h.fake.messages(results) == []  # the race before tracking is no news (no backlog)
+
+    # --- a race finishes: one card, naming both tracked drivers ----------------------------------
+    race1 = iracing.add_race([ALICE, CARLA, BRUNO], series_name="Fake Skip Barber Series",
+                             track_name="Fake Lime Rock")
+    card = await h.wait_for_message(results, lambda m: _is_card(h, m, race1), POSTED_WITHIN)
+    embed = card.embeds[0]
+    assert embed["title"] == "Fake Skip Barber Series"
+    assert embed["footer"]["text"].endswith(f"Subsession {race1}")
+    assert "Alice Apex" in card.text() and "Bruno Brake" in card.text()
+    assert "Fake Lime Rock" in card.text()
+
+    # --- SIGKILL mid-post: Discord keeps the first card without answering, the second is claimed
+    # but still queued behind it in discord.py; a fourth race finishes while the bot is down ------
+    h.fake.stall("POST", f"/channels/{results}/messages", deliver=True)
+    race2 = iracing.add_race([ALICE, CARLA], series_name="Fake GT Sprint")
+    race3 = iracing.add_race([BRUNO, CARLA], series_name="Fake Formula Vee")
+
+    def both_claimed() -> bool:
+        rows = _query(db, "SELECT COUNT(*) FROM post_history WHERE subsession_id IN (?, ?) AND message_id IS NULL",
+                      (race2, race3))
+        return rows[0][0] == 2 and bool(h.fake.stalled_requests())
+
+    await h.proc.guard(_until(both_claimed, POSTED_WITHIN, "both races claimed, one card held"), "the claims")
+    await h.kill()
+    h.fake.release_stalled()
+    held = [*_cards(h, results, race2), *_cards(h, results, race3)]
+    assert len(held) == 1, "Discord got exactly one of the two cards before the crash"
+    states = _query(db, "SELECT subsession_id, state, message_id FROM post_history WHERE subsession_id IN (?, ?)",
+                    (race2, race3))
+    assert sorted(states) == [(race2, "pending", None), (race3, "pending", None)]
+    race4 = iracing.add_race([BRUNO, ALICE], series_name="Fake Endurance Cup")
+
+    restarted_at = len(h.proc.log_text())
+    await h.start()
+    # At start the bot settles what the killed run left; its first cycle then finds race 4.
+    for race in (race2, race3, race4):
+        await h.wait_for_message(results, lambda m, race=race: _is_card(h, m, race), POSTED_WITHIN)
+    # And one more full cycle: a second card for any race would have shown by then.
+    await h.proc.guard(_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
+                       "a second poll cycle")
+
+    races = (race1, race2, race3, race4)
+    per_race = {race: len(_cards(h, results, race)) for race in races}
+    assert per_race == dict.fromkeys(races, 1), per_race
+    assert len(h.fake.messages(results)) == len(races)
+    assert not _cards(h, results, warmup)
+    assert held[0].id in {m.id for m in h.fake.messages(results)}  # found in the channel, not sent again
+    posted = dict(_query(db, "SELECT subsession_id, message_id FROM post_history WHERE state = 'posted'"))
+    assert posted == {race: _cards(h, results, race)[0].id for race in races}
+
+    # --- status and list answer, the way a server admin sees them --------------------------------
+    status = await h.slash("iracing", "status")
+    assert status.ephemeral
+    assert "Last poll cycle: " in status.content and "none yet" not in status.content, status.content
+    assert "iRacing login: " in status.content and "Posts pending for this server: 0" in status.content
+    listing = await h.slash("iracing", "list")
+    assert "2 tracked" in listing.content and f"Alice Apex ({ALICE})" in listing.content
+
+    # --- nothing leaked: no traceback, and no secret in the logs or anything the bot sent --------
+    log = h.proc.log_text() + h.instance.red_log_path.read_text(errors="replace")
+    assert "Traceback" not in log, h.proc.log_tail()
+    said_by_bot = json.dumps([
+        [m for m in h.fake.state.messages_by_id.values() if int(m["author"]["id"]) == h.fake.bot_id],
+        [h.fake.interaction(i) for i in h.fake.state.interactions],
+    ])
+    commands_seen = " ".join(m.content for m in h.fake.messages(h.commands_channel_id))
+    # Red deletes the owner's `[p]set api` message, the one place the secrets were written.
+    assert creds.command_id not in {m.id for m in h.fake.messages(h.commands_channel_id)}
+    leakable = {
+        "client secret": iracing.client_secret, "password": iracing.password,
+        "masked client secret": mask(iracing.client_secret, CLIENT_ID),
+        "masked password": mask(iracing.password, EMAIL),
+        **{f"token {i}": token for i, token in enumerate(iracing.issued_secrets())},
+    }
+    assert iracing.stats["logins"] >= 1  # the login did happen, so there was something to leak
+    for what, value in leakable.items():
+        assert value not in log, f"the {what} is in redbot's log"
+        assert value not in said_by_bot, f"the {what} is in a Discord message"
+        assert value not in commands_seen, f"the {what} is visible in the commands channel"
