@@ -31,6 +31,14 @@ async def world(store: Store, fake: FakeIRacing, clock: ManualClock) -> World:
     return w
 
 
+async def world_tracking_a(store: Store, fake: FakeIRacing, clock: ManualClock) -> World:
+    """The common start: server G1 posts to C1 and tracks driver A."""
+    w = await world(store, fake, clock)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    return w
+
+
 async def test_one_cycle_every_new_race_once_per_server_with_every_tracked_driver(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
     make_engine: EngineFactory,
@@ -243,9 +251,7 @@ async def test_results_older_than_the_post_age_are_dropped_not_flooded(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
     make_engine: EngineFactory, caplog: Any,
 ) -> None:
-    w = await world(sqlite_store, fake, clock)
-    await w.server(G1, C1)
-    await w.track(G1, A)
+    w = await world_tracking_a(sqlite_store, fake, clock)
     publisher.unavailable[C1] = "the results channel no longer exists"
     w.race([A], minutes_ago=60)
     engine = make_engine(sqlite_store)
@@ -266,9 +272,7 @@ async def test_a_stored_card_that_cannot_be_read_is_dropped_once_not_retried_for
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
     make_engine: EngineFactory, caplog: Any,
 ) -> None:
-    w = await world(sqlite_store, fake, clock)
-    await w.server(G1, C1)
-    await w.track(G1, A)
+    w = await world_tracking_a(sqlite_store, fake, clock)
     publisher.unavailable[C1] = "missing permission: Send Messages"
     s = w.race([A], minutes_ago=30)
     engine = make_engine(sqlite_store)
@@ -294,9 +298,7 @@ async def test_key_events_are_logged_with_their_fields(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
     make_engine: EngineFactory, caplog: Any,
 ) -> None:
-    w = await world(sqlite_store, fake, clock)
-    await w.server(G1, C1)
-    await w.track(G1, A)
+    w = await world_tracking_a(sqlite_store, fake, clock)
     first = w.race([A], minutes_ago=30)
     caplog.set_level("INFO", logger="red.ir2dis")
     publisher.crash_after_publish = True  # the process dies between Discord's answer and the record
@@ -391,9 +393,7 @@ async def test_counters_and_status(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
     make_engine: EngineFactory, metrics: Metrics,
 ) -> None:
-    w = await world(sqlite_store, fake, clock)
-    await w.server(G1, C1)
-    await w.track(G1, A)
+    w = await world_tracking_a(sqlite_store, fake, clock)
     await w.track(G1, B)
     w.race([A, B], minutes_ago=45)
     engine = make_engine(sqlite_store)
@@ -419,9 +419,7 @@ async def test_changed_settings_keep_what_the_scheduler_learnt(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory,
     settings: Settings, client: IRacingClient,
 ) -> None:
-    w = await world(sqlite_store, fake, clock)
-    await w.server(G1, C1)
-    await w.track(G1, A)
+    await world_tracking_a(sqlite_store, fake, clock)
     engine = make_engine(sqlite_store)
     await engine.run_cycle()
     from dataclasses import replace
