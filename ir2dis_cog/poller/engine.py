@@ -147,6 +147,7 @@ class PollEngine:
         instance: str | None = None,
         lease_seconds: int = 300,
         rate_window: float = DEFAULT_WINDOW,
+        spare_share: float = 0.5,
         build_card: CardBuilder = _default_build_card,
         load_card: CardLoader = _default_load_card,
     ) -> None:
@@ -162,6 +163,7 @@ class PollEngine:
         self._owner = f"{instance}:{process}" if instance else process
         self._lease = lease_seconds
         self._rate_window = rate_window
+        self._spare_share = spare_share
         self._build_card = build_card
         self._load_card = load_card
         self._settings = settings
@@ -174,8 +176,8 @@ class PollEngine:
     # --- wiring ----------------------------------------------------------------------------------
 
     def _new_scheduler(self, settings: Settings) -> Scheduler:
-        return Scheduler(interval=settings.poll_interval_seconds,
-                         max_idle=settings.max_idle_poll_minutes * 60, window=self._rate_window)
+        return Scheduler(interval=settings.poll_interval_seconds, max_idle=settings.max_idle_poll_minutes * 60,
+                         window=self._rate_window, spare_share=self._spare_share)
 
     def _new_pacer(self, settings: Settings) -> Pacer:
         # Keep more in reserve than the client does, so its own limiter never has to hold.

@@ -1,9 +1,11 @@
 """Who is polled when, and how fast requests may go: activity-aware, inside iRacing's rate limit.
 
 A driver who raced in the last day is polled every cycle; one idle for days less often, up to
-``max_idle`` between polls. When the budget of a cycle cannot cover every due driver, the most
-overdue go first, so nobody starves. The pacer spreads requests evenly over the rate-limit
-window the client reports, so a steady state never sees a 429.
+``max_idle`` between polls, but only when the budget is tight: while every tracked driver fits in
+a share of one cycle's budget (``spare_share``), everyone is polled every cycle, so a driver back
+from a break is posted as fast as one who races daily. When the budget of a cycle cannot cover
+every due driver, the most overdue go first, so nobody starves. The pacer spreads requests evenly
+over the rate-limit window the client reports, so a steady state never sees a 429.
 """
 
 from __future__ import annotations
@@ -137,8 +139,10 @@ class Scheduler:
         max_idle: float,
         window: float = DEFAULT_WINDOW,
         utilization: float = 0.9,
+        spare_share: float = 0.5,
     ) -> None:
         self.interval = float(interval)
+        self.spare_share = spare_share
         self.max_idle = float(max_idle)
         self.window = float(window)
         self.utilization = utilization
@@ -163,7 +167,10 @@ class Scheduler:
         }
         capacity = cycle_capacity(limit, self.interval, self.window, self.utilization,
                                   self._expected_subsessions)
-        due, deferred = pick_due(timings, now, self.interval, self.max_idle, capacity)
+        # Spare budget: waiting on idle drivers would save requests nobody needs.
+        spare = len(tracked) <= capacity * self.spare_share
+        max_idle = self.interval if spare else self.max_idle
+        due, deferred = pick_due(timings, now, self.interval, max_idle, capacity)
         return SchedulePlan(tuple(due), capacity, deferred)
 
     def adopt(self, other: Scheduler) -> None:

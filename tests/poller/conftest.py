@@ -177,8 +177,8 @@ def make_engine(client: IRacingClient, publisher: MemoryPublisher, settings: Set
                 clock: ManualClock, metrics: Metrics) -> EngineFactory:
     def build(store: Store, *, source: Any = None, pub: Any = None, owner: str = "engine-a",
               metrics_: Metrics | None = None, settings_: Settings | None = None,
-              instance: str | None = None) -> PollEngine:
+              instance: str | None = None, spare_share: float = 0.5) -> PollEngine:
         return PollEngine(store, source or client, pub or publisher, settings_ or settings,
-                          metrics_ or metrics, clock, owner=owner, instance=instance)
+                          metrics_ or metrics, clock, owner=owner, instance=instance, spare_share=spare_share)
 
     return build

@@ -86,7 +86,7 @@ async def test_a_driver_in_the_results_counts_as_seen_without_being_polled(
     await w.track(G1, A)
     await w.track(G1, B)
     await w.track(G3, B)  # server 3 only tracks B
-    engine = make_engine(sqlite_store)
+    engine = make_engine(sqlite_store, spare_share=0)  # as if the budget were tight: B waits
     await engine.run_cycle()  # both polled once; nothing new
     # A raced an hour ago, B looks idle for weeks: the next cycle polls only A
     engine._scheduler._active[A] = clock.now() - 3600
@@ -352,7 +352,7 @@ async def test_idle_drivers_are_polled_less_often_than_active_ones(
     await w.server(G1, C1)
     await w.track(G1, A)
     await w.track(G1, B)
-    engine = make_engine(sqlite_store)
+    engine = make_engine(sqlite_store, spare_share=0)  # as if the budget were tight
     fake.requests.clear()
     for _ in range(12):  # an hour of cycles
         await engine.run_cycle()
@@ -361,6 +361,24 @@ async def test_idle_drivers_are_polled_less_often_than_active_ones(
     assert polls.count(f"cust_id={A}") == 12
     assert 2 <= polls.count(f"cust_id={B}") <= 3  # at most every MAX_IDLE_POLL_MINUTES (30)
     assert engine.status().drivers_due >= 1
+
+
+async def test_with_budget_to_spare_a_driver_back_from_a_break_is_posted_next_cycle(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = World(sqlite_store, fake, clock)
+    fake.add_race([B], session_start_time=clock.now() - 20 * 86_400)  # idle for weeks
+    await w.server(G1, C1)
+    await w.track(G1, B)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    clock.advance(300)
+    back = w.race([B], minutes_ago=3)  # the league race after the break
+    fake.requests.clear()
+    await engine.run_cycle()
+    assert calls(fake, "stats/member_recent_races") == [f"cust_id={B}"]
+    assert publisher.posted(C1) == [back]
 
 
 async def test_a_cycle_larger_than_a_window_stays_within_the_rate_limit(

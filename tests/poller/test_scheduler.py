@@ -84,7 +84,7 @@ def test_capacity_keeps_room_for_results_and_follows_the_limit() -> None:
 
 
 def test_seen_in_a_race_makes_a_driver_active() -> None:
-    sched = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE)
+    sched = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE, spare_share=0)  # a budget always tight
     sched.plan([5], NOW, {5: int(NOW - 20 * DAY)}, 240)
     sched.polled(5, NOW)
     assert sched.plan([5], NOW + INTERVAL, {}, 240).due == ()
@@ -92,6 +92,23 @@ def test_seen_in_a_race_makes_a_driver_active() -> None:
     assert sched.plan([5], NOW + INTERVAL, {}, 240).due == (5,)
     sched.forget_poll(5)
     assert sched.plan([5], NOW + 1, {}, 240).due == (5,)
+
+
+def test_with_budget_to_spare_idle_drivers_are_polled_every_cycle_too() -> None:
+    # 240 requests a minute: about 1,000 polls fit in a 5-minute cycle, half of that is spare.
+    idle_for_weeks = {c: int(NOW - 20 * DAY) for c in range(1, 501)}
+    few = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE)
+    few.plan(idle_for_weeks, NOW, idle_for_weeks, 240)
+    for c in idle_for_weeks:
+        few.polled(c, NOW)
+    assert len(few.plan(idle_for_weeks, NOW + INTERVAL, {}, 240).due) == 500
+    # Twice as many: the budget is tight, so idle drivers wait their longer period.
+    many_drivers = {c: int(NOW - 20 * DAY) for c in range(1, 1001)}
+    many = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE)
+    many.plan(many_drivers, NOW, many_drivers, 240)
+    for c in many_drivers:
+        many.polled(c, NOW)
+    assert many.plan(many_drivers, NOW + INTERVAL, {}, 240).due == ()
 
 
 def test_pacing_spreads_requests_over_what_is_left_of_the_window() -> None:
