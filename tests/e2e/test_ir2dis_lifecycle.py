@@ -70,8 +70,8 @@ async def test_reload_new_credentials_and_data_deletion(
     make_red_harness: Callable[..., Awaitable[RedHarness]], iracing: FakeIRacing
 ) -> None:
     iracing.add_member(ALICE, "Alice Apex")
-    # A race two hours ago makes Alice an active driver, polled every cycle (idle ones wait longer).
-    iracing.add_race([ALICE], series_name="Fake Warmup", session_start_time=recent_start(120))
+    # Alice last raced weeks ago; with budget to spare she is still polled every cycle.
+    iracing.add_race([ALICE], series_name="Fake Warmup", session_start_time=recent_start(20 * 24 * 60))
     port = _free_port()
     env = {
         "IRACING_API_BASE": iracing.base_url or "", "IRACING_OAUTH_URL": iracing.oauth_url,
