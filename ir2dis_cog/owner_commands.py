@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
 from redbot.core import commands
 
 from .settings import Secret, SettingsError, load_settings
+from .store.database import missing_driver_packages, parse_database_url
 
 if TYPE_CHECKING:
     from redbot.core import Config
@@ -67,6 +69,13 @@ class OwnerCommands:
             load_settings({"DATABASE_URL": url}, config_file="/nonexistent", mode="cog")
         except SettingsError as exc:
             await ctx.send(exc.problems[0])
+            return
+        missing = missing_driver_packages(parse_database_url(url, data_dir=Path(".")).dialect)
+        if missing:
+            # Saved anyway would only make the next reload fail: say what to install first.
+            packages = " ".join(missing)
+            await ctx.send(f"That database needs drivers that are not installed: {packages}. "
+                           f"Run `{ctx.clean_prefix}pipinstall {packages}` first. Nothing was changed.")
             return
         await self.bot.set_shared_api_tokens("ir2dis", database_url=url)
         shown = Secret(url)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import logging
 import re
 import sqlite3
@@ -313,6 +314,26 @@ _DRIVERS: dict[Dialect, type[SQLiteDatabase] | type[MySQLDatabase] | type[Postgr
 _MYSQL_TRANSIENT = {(2002,), (2003,), (2006,), (2013,)}
 
 
+# The modules each server database needs, and the packages that hold them. SQLite needs none beyond
+# the standard library and aiosqlite; the others are optional for a Red cog (most owners use SQLite).
+DRIVER_PACKAGES: dict[str, tuple[tuple[str, str], ...]] = {
+    "mysql": (("aiomysql", "aiomysql"), ("pymysql", "PyMySQL")),
+    "postgresql": (("asyncpg", "asyncpg"), ("psycopg", "psycopg[binary]")),
+}
+
+
+def missing_driver_packages(dialect: str) -> list[str]:
+    """The packages to install before this kind of database can be used ([] when ready)."""
+    return [package for module, package in DRIVER_PACKAGES.get(dialect, ()) if not _importable(module)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _scrub(text: str, config: DatabaseConfig) -> str:
     return text.replace(config.password, "********") if config.password else text
 
@@ -320,8 +341,20 @@ def _scrub(text: str, config: DatabaseConfig) -> str:
 async def connect(config: DatabaseConfig, *, max_seconds: float = CONNECT_MAX_SECONDS) -> Database:
     """Open the pool, retrying briefly (a database container may still be starting)."""
     driver = _DRIVERS[config.dialect]
+    missing = missing_driver_packages(config.dialect)
+    if missing:
+        packages = " ".join(missing)
+        raise DatabaseConfigError(
+            f"DATABASE_URL asks for a {config.dialect} database, whose drivers are not installed: {packages}. "
+            f"Install them (in a Red bot: `[p]pipinstall {packages}`, then reload the cog)."
+        )
+    retry_on: tuple[type[Exception], ...] = (OSError, ConnectionError, asyncio.TimeoutError, sqlite3.OperationalError)
+    mysql_error: type[Exception] | None = None
+    if config.dialect == "mysql":
+        import pymysql
 
-    import pymysql
+        mysql_error = pymysql.err.OperationalError
+        retry_on = (*retry_on, mysql_error)
 
     def _give_up(details: Any) -> None:
         log.warning("database not reachable after %d tries", details["tries"])
@@ -330,11 +363,11 @@ async def connect(config: DatabaseConfig, *, max_seconds: float = CONNECT_MAX_SE
         if isinstance(exc, sqlite3.OperationalError):
             return "locked" not in str(exc) and "busy" not in str(exc)
         # MySQL reports "cannot connect" and "wrong password" with one exception class.
-        return isinstance(exc, pymysql.err.OperationalError) and exc.args[:1] not in _MYSQL_TRANSIENT
+        return mysql_error is not None and isinstance(exc, mysql_error) and exc.args[:1] not in _MYSQL_TRANSIENT
 
     @backoff.on_exception(
         backoff.expo,
-        (OSError, ConnectionError, asyncio.TimeoutError, pymysql.err.OperationalError, sqlite3.OperationalError),
+        retry_on,
         max_time=max_seconds,
         max_value=3,
         giveup=_not_transient,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ir2dis_cog.store import DatabaseConfigError, DatabaseUnavailableError, open_store, parse_database_url
+from ir2dis_cog.store import DatabaseConfigError, DatabaseUnavailableError, database, open_store, parse_database_url
 
 PASSWORD = "s3cr3t-Pa55word"
 
@@ -82,3 +82,22 @@ async def test_wrong_password_is_not_retried_and_not_echoed(tmp_path: Path) -> N
     with pytest.raises(DatabaseUnavailableError) as caught:
         await open_store(f"mysql://ir2dis_pw_test:{PASSWORD}@127.0.0.1:3306/test", data_dir=tmp_path)
     assert "Access denied" in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+async def test_a_server_database_without_its_drivers_gets_an_install_hint_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A Red cog installs only SQLite's driver; the server databases' drivers are the owner's choice.
+    real_find_spec = database.importlib.util.find_spec
+
+    def without_postgres(name: str, *args: object) -> object:
+        return None if name in ("asyncpg", "psycopg") else real_find_spec(name, *args)
+
+    monkeypatch.setattr(database.importlib.util, "find_spec", without_postgres)
+    assert database.missing_driver_packages("postgresql") == ["asyncpg", "psycopg[binary]"]
+    assert database.missing_driver_packages("mysql") == []
+    assert database.missing_driver_packages("sqlite") == []
+    config = parse_database_url(f"postgresql://bot:{PASSWORD}@127.0.0.1:5432/ir2dis", data_dir=tmp_path)
+    with pytest.raises(DatabaseConfigError, match=r"pipinstall asyncpg psycopg\[binary\]") as caught:
+        await database.connect(config, max_seconds=1)
+    assert PASSWORD not in str(caught.value)
