@@ -4,6 +4,10 @@ Installed the way a Red owner installs it (`[p]repo add` from a git repository, 
 `[p]load`), given its iRacing login through `[p]set api iracing ...`, driven through slash
 commands; then races finish in the fake iRacing, and the bot is SIGKILLed while it posts them.
 Every race must reach the results channel exactly once, and no secret may show anywhere.
+Bad input (a channel the bot cannot post embeds in, a member without Manage Server, an unknown
+time zone or driver) gets a short answer and changes nothing; a results channel that loses Send
+Messages while a race finishes keeps the card pending (and says why in `/iracing status`) until
+the permission is back, then gets it once.
 """
 
 from __future__ import annotations
@@ -96,6 +100,15 @@ def _query(db: Path, sql: str, params: Iterable[object] = ()) -> list[tuple[obje
         return conn.execute(sql, tuple(params)).fetchall()
 
 
+def _tracked(db: Path) -> set[int]:
+    return {int(str(c)) for (c,) in _query(db, "SELECT cust_id FROM tracked_driver WHERE active = 1")}
+
+
+def _guild_row(db: Path, guild_id: int) -> tuple[object, ...]:
+    """The server's results channel and time zone, as stored."""
+    return _query(db, "SELECT channel_id, timezone FROM guild WHERE guild_id = ?", (guild_id,))[0]
+
+
 async def _until(check: Callable[[], object], timeout: float, what: str) -> object:  # noqa: ASYNC109
     """Polls `check` until it returns something truthy (for state the fakes do not signal: files, logs)."""
     loop = asyncio.get_running_loop()
@@ -176,6 +189,36 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert str(CARLA) not in listing.content and ", 0)" not in listing.content  # `track 0` changed nothing
     assert h.fake.messages(results) == []  # the race before tracking is no news (no backlog)
 
+    # --- bad input gets a short answer and changes nothing ---------------------------------------
+    before = (_guild_row(db, h.guild_id), _tracked(db))
+    assert before == ((results, None), {ALICE, BRUNO}), before
+    no_embeds = h.fake.add_channel(h.guild_id, "no-embeds")
+    h.fake.set_bot_permissions(no_embeds, deny=["embed_links"])
+    refused = await h.slash("iracing", "setchannel", {"channel": no_embeds})
+    assert refused.ephemeral and refused.content == (
+        f"I can't post results in <#{no_embeds}>: I am missing Embed Links there. Nothing was changed."
+    ), refused.content
+    # A member with the default permissions (no Manage Server) may look, not change.
+    pat = h.fake.add_member(h.guild_id, name="Plain Pat")
+    not_allowed = await h.slash("iracing", "track", {"driver": str(CARLA)}, user_id=pat)
+    assert not_allowed.ephemeral, not_allowed
+    assert not_allowed.content == "You need the Manage Server permission (or the bot's admin role) for this."
+    pats_list = await h.slash("iracing", "list", user_id=pat)
+    assert f"Results channel: <#{results}> · Time zone: UTC · 2 tracked" in pats_list.content, pats_list.content
+    mars = await h.slash("iracing", "settz", {"zone": "Mars/Olympus"})
+    assert mars.ephemeral and mars.content == (
+        "That is not a time zone I know. Use a name like Europe/Berlin or America/New_York."
+    ), mars.content
+    nobody = await h.slash("iracing", "track", {"driver": "99999999"})
+    assert nobody.ephemeral and nobody.content == "No iRacing member has customer id 99999999.", nobody.content
+    assert (_guild_row(db, h.guild_id), _tracked(db)) == before
+    listing = await h.slash("iracing", "list")
+    assert f"Results channel: <#{results}> · Time zone: UTC · 2 tracked" in listing.content, listing.content
+    assert "99999999" not in listing.content and str(CARLA) not in listing.content
+    assert h.fake.messages(no_embeds) == []
+    for answer in (refused, not_allowed, pats_list, mars, nobody, listing):
+        assert "Traceback" not in answer.content and "Something went wrong" not in answer.content
+
     # --- a race finishes: one card, naming both tracked drivers ----------------------------------
     race1 = iracing.add_race([ALICE, CARLA, BRUNO], series_name="Fake Skip Barber Series",
                              track_name="Fake Lime Rock")
@@ -232,6 +275,41 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert "iRacing login: " in status.content and "Posts pending for this server: 0" in status.content
     listing = await h.slash("iracing", "list")
     assert "2 tracked" in listing.content and f"Alice Apex ({ALICE})" in listing.content
+
+    # --- the results channel loses Send Messages while a race finishes: the card waits -----------
+    h.fake.set_bot_permissions(results, deny=["send_messages"])
+    # The gateway is ordered: once this answer is back, the bot has seen the overwrite too, so the
+    # card is held back by the cog's own check, not refused by Discord.
+    before_race = await h.slash("iracing", "status")
+    assert "Posts pending for this server: 0" in before_race.content, before_race.content
+    race5 = iracing.add_race([ALICE, CARLA], series_name="Fake Rain Race")
+
+    def failed_once() -> bool:
+        rows = _query(db, "SELECT state, message_id, last_error FROM post_history WHERE subsession_id = ?",
+                      (race5,))
+        return bool(rows) and rows[0][0] == "pending" and rows[0][2] is not None
+
+    await h.proc.guard(_until(failed_once, POSTED_WITHIN, "a failed post of race 5"), "the failed post")
+    assert not _cards(h, results, race5)
+    blocked = await h.slash("iracing", "status")
+    assert blocked.ephemeral and "Posts pending for this server: 1" in blocked.content, blocked.content
+    assert "Last post failure: channel unavailable: missing permission: Send Messages" in blocked.content
+    # The permission comes back: the next cycle past the retry delay posts the card, once.
+    restored_at = len(h.proc.log_text())
+    h.fake.set_bot_permissions(results)
+    await h.wait_for_message(results, lambda m: _is_card(h, m, race5), POSTED_WITHIN)
+    # The end of the cycle that posted it: a second card from that cycle would have shown by then.
+    posting_cycle = re.compile(rf"posted subsession {race5}\b.*?{CYCLE_DONE.pattern}", re.DOTALL)
+    await h.proc.guard(_until(lambda: posting_cycle.search(h.proc.log_text()[restored_at:]), POSTED_WITHIN,
+                              "the end of the posting cycle"), "the posting cycle")
+    assert len(_cards(h, results, race5)) == 1
+    assert _query(db, "SELECT state, message_id FROM post_history WHERE subsession_id = ?", (race5,)) == [
+        ("posted", _cards(h, results, race5)[0].id)
+    ]
+    cleared = await h.slash("iracing", "status")
+    assert "Posts pending for this server: 0" in cleared.content, cleared.content
+    for answer in (blocked, cleared):
+        assert "Traceback" not in answer.content
 
     # --- nothing leaked: no traceback, and no secret in the logs or anything the bot sent --------
     log = h.proc.log_text() + h.instance.red_log_path.read_text(errors="replace")
