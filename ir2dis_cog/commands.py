@@ -308,7 +308,8 @@ class IRacingCommands:
             budget_limit=client.budget.limit,
             budget_reset_at=client.budget.reset_at,
             pending_posts=await store.posts.pending_count(ctx.guild.id),
-            last_failure=await store.posts.last_failure(ctx.guild.id),
+            # A week back: older failures were either retried through or long dropped.
+            last_failure=await store.posts.last_failure(ctx.guild.id, since=int(time.time()) - 7 * 86_400),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
         )
         await self._reply(ctx, format_status(view, now=time.time()))

@@ -368,11 +368,15 @@ class PostRepo:
         sql = "SELECT COUNT(*) FROM post_history WHERE guild_id = ? AND state = 'pending'"
         return int(await self._db.fetchval(sql, (validate_id(guild_id, "guild id"),)) or 0)
 
-    async def last_failure(self, guild_id: int) -> str | None:
+    async def last_failure(self, guild_id: int, *, since: int = 0) -> str | None:
+        """Why the newest post still unposted (waiting, or dropped) since ``since`` failed.
+
+        A failure that a later retry got through is no news for the server's admins.
+        """
         row = await self._db.fetchone(
             "SELECT last_error FROM post_history WHERE guild_id = ? AND last_error IS NOT NULL "
-            "ORDER BY last_error_at DESC LIMIT 1",
-            (validate_id(guild_id, "guild id"),),
+            "AND state <> 'posted' AND last_error_at >= ? ORDER BY last_error_at DESC LIMIT 1",
+            (validate_id(guild_id, "guild id"), since),
         )
         return str(row[0]) if row else None
 

@@ -308,6 +308,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     ]
     cleared = await h.slash("iracing", "status")
     assert "Posts pending for this server: 0" in cleared.content, cleared.content
+    assert "Last post failure" not in cleared.content, cleared.content  # retried through: no news
     for answer in (blocked, cleared):
         assert "Traceback" not in answer.content
 

@@ -102,7 +102,8 @@ async def test_reload_new_credentials_and_data_deletion(
     before = await _left_behind(h)
     assert before[0] >= 1 and before[1] >= 1, before  # the poll loop runs, the iRacing client is open
     for _ in range(2):
-        await h.command("!reload ir2dis_cog", expect=lambda m: m.text().startswith(("Reloaded", "Failed")))
+        reloaded = await h.command("!reload ir2dis_cog", expect=lambda m: m.text().startswith(("Reloaded", "Failed")))
+        assert reloaded.text.startswith("Reloaded"), reloaded.text
     assert await _left_behind(h) == before  # e.g. (1, 2): one loop, two sessions, as before
     assert await _health(port) == 200
     assert "health_server_unavailable" not in h.proc.log_text()  # the old server let go of the port

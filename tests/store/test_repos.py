@@ -126,6 +126,17 @@ async def test_fail_keeps_claim_and_reason_then_drop(store: Store) -> None:
     assert record is not None and record.state == "dropped"
     assert await store.posts.unresolved(now=10_000) == []
     assert await store.posts.claim(_post(), "proc-z", now=180) is False  # a drop is final
+    assert await store.posts.last_failure(1) == "older than 24 h"  # a lost race stays news...
+    assert await store.posts.last_failure(1, since=171) is None  # ...for a while
+
+
+async def test_a_failure_retried_through_is_no_longer_the_last_failure(store: Store) -> None:
+    await store.posts.claim(_post(), "proc-a", now=100)
+    await store.posts.fail(1, 900, "missing permission: Send Messages", now=110, retry_after=50)
+    assert await store.posts.last_failure(1) == "missing permission: Send Messages"
+    assert await store.posts.take_over(1, 900, "proc-a", now=170) is True
+    assert await store.posts.record(1, 900, 4242, now=171) is True
+    assert await store.posts.last_failure(1) is None
 
 
 async def test_claim_race_has_exactly_one_winner(store: Store) -> None:
