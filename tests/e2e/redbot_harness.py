@@ -36,6 +36,18 @@ LAUNCHER = E2E_DIR / "red_launcher.py"
 VENV_BIN = Path(sys.executable).parent
 
 
+async def poll_until(check: Callable[[], object], timeout: float, what: str) -> object:  # noqa: ASYNC109
+    """Polls `check` until it returns something truthy (for state the fakes do not signal: files, logs)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if result := check():
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
 class BotDiedError(AssertionError):
     """The redbot process ended while a test waited for it."""
 

@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import secrets
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.redbot_harness import RedHarness
+from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.discord_api import CB_DEFERRED, Message
 from tests.fakes.iracing_api import FakeIRacing, mask, recent_start
 
@@ -65,15 +64,8 @@ def _snapshot_of_working_tree(root: Path) -> Path:
 
 
 @pytest.fixture
-async def iracing() -> AsyncIterator[FakeIRacing]:
-    """The fake iRacing, accepting a login made up for this run (so a leak of it is recognisable)."""
-    fake = FakeIRacing(client_id=CLIENT_ID, client_secret=f"cs-{secrets.token_urlsafe(18)}", email=EMAIL,
-                       password=f"pw-{secrets.token_urlsafe(18)}")
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+async def iracing(make_fake_iracing: Callable[[str, str], Awaitable[FakeIRacing]]) -> FakeIRacing:
+    return await make_fake_iracing(CLIENT_ID, EMAIL)
 
 
 def _footer(m: Message) -> str:
@@ -107,18 +99,6 @@ def _tracked(db: Path) -> set[int]:
 def _guild_row(db: Path, guild_id: int) -> tuple[object, ...]:
     """The server's results channel and time zone, as stored."""
     return _query(db, "SELECT channel_id, timezone FROM guild WHERE guild_id = ?", (guild_id,))[0]
-
-
-async def _until(check: Callable[[], object], timeout: float, what: str) -> object:  # noqa: ASYNC109
-    """Polls `check` until it returns something truthy (for state the fakes do not signal: files, logs)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        if result := check():
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
@@ -240,7 +220,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
                       (race2, race3))
         return rows[0][0] == 2 and bool(h.fake.stalled_requests())
 
-    await h.proc.guard(_until(both_claimed, POSTED_WITHIN, "both races claimed, one card held"), "the claims")
+    await h.proc.guard(poll_until(both_claimed, POSTED_WITHIN, "both races claimed, one card held"), "the claims")
     await h.kill()
     h.fake.release_stalled()
     held = [*_cards(h, results, race2), *_cards(h, results, race3)]
@@ -256,7 +236,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     for race in (race2, race3, race4):
         await h.wait_for_message(results, lambda m, race=race: _is_card(h, m, race), POSTED_WITHIN)
     # And one more full cycle: a second card for any race would have shown by then.
-    await h.proc.guard(_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
+    await h.proc.guard(poll_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
                        "a second poll cycle")
 
     races = (race1, race2, race3, race4)
@@ -289,7 +269,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
                       (race5,))
         return bool(rows) and rows[0][0] == "pending" and rows[0][2] is not None
 
-    await h.proc.guard(_until(failed_once, POSTED_WITHIN, "a failed post of race 5"), "the failed post")
+    await h.proc.guard(poll_until(failed_once, POSTED_WITHIN, "a failed post of race 5"), "the failed post")
     assert not _cards(h, results, race5)
     blocked = await h.slash("iracing", "status")
     assert blocked.ephemeral and "Posts pending for this server: 1" in blocked.content, blocked.content
@@ -300,7 +280,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     await h.wait_for_message(results, lambda m: _is_card(h, m, race5), POSTED_WITHIN)
     # The end of the cycle that posted it: a second card from that cycle would have shown by then.
     posting_cycle = re.compile(rf"posted subsession {race5}\b.*?{CYCLE_DONE.pattern}", re.DOTALL)
-    await h.proc.guard(_until(lambda: posting_cycle.search(h.proc.log_text()[restored_at:]), POSTED_WITHIN,
+    await h.proc.guard(poll_until(lambda: posting_cycle.search(h.proc.log_text()[restored_at:]), POSTED_WITHIN,
                               "the end of the posting cycle"), "the posting cycle")
     assert len(_cards(h, results, race5)) == 1
     assert _query(db, "SELECT state, message_id FROM post_history WHERE subsession_id = ?", (race5,)) == [

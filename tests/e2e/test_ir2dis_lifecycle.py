@@ -11,13 +11,13 @@ import re
 import secrets
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.e2e.redbot_harness import RedHarness
+from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.iracing_api import FakeIRacing, mask, recent_start
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +28,7 @@ FIRST_EMAIL, SECOND_EMAIL = "first-account@example.com", "second-account@example
 ALICE = 320_001
 POLL_SECONDS = 30
 POSTED_WITHIN = 2 * POLL_SECONDS + 15
+CREDENTIALS_RELOADED = "iRacing credentials reloaded"  # the cog's log line once a new client is in place
 
 # Evaluated by Red's `[p]debug` inside the bot: running poll loops, and aiohttp sessions still open.
 LEFT_BEHIND = (
@@ -44,14 +45,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def iracing() -> AsyncIterator[FakeIRacing]:
-    fake = FakeIRacing(client_id=CLIENT_ID, client_secret=f"cs-{secrets.token_urlsafe(18)}", email=FIRST_EMAIL,
-                       password=f"pw1-{secrets.token_urlsafe(18)}")
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+async def iracing(make_fake_iracing: Callable[[str, str], Awaitable[FakeIRacing]]) -> FakeIRacing:
+    return await make_fake_iracing(CLIENT_ID, FIRST_EMAIL)
 
 
 async def _health(port: int) -> int:
@@ -112,8 +107,13 @@ async def test_reload_new_credentials_and_data_deletion(
     # --- another account's credentials: used at once, without a reload -----------------------------
     first_password = iracing.password
     iracing.email, iracing.password = SECOND_EMAIL, f"pw2-{secrets.token_urlsafe(18)}"
+    swaps_before = h.proc.log_text().count(CREDENTIALS_RELOADED)
     await h.command(f"!set api iracing username,{SECOND_EMAIL} password,{iracing.password}",
                     expect=lambda m: "API tokens have been set" in m.content)
+    # Red answers before the cog's listener has swapped the client (it waits for a running cycle
+    # to end); a race seen by that last cycle would still be fetched with the first account.
+    await h.proc.guard(poll_until(lambda: h.proc.log_text().count(CREDENTIALS_RELOADED) > swaps_before, 60,
+                                  "the cog taking the new credentials"), "the credentials swap")
     race = iracing.add_race([ALICE], series_name="Fake Lifecycle Cup")
     card = await h.wait_for_message(results, lambda m: f"Subsession {race}" in m.text(), POSTED_WITHIN)
     assert "Alice Apex" in card.text()
