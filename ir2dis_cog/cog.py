@@ -173,11 +173,22 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
     async def _reload_settings(self) -> None:
         """After an owner changed a setting: the loop's timer and the engine's scheduler follow."""
         settings = await self._build_settings()
+        await self._apply_settings(settings, new_client=False)
+        self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
+
+    async def _apply_settings(self, settings: Settings, *, new_client: bool) -> None:
+        """Hand new settings (and, for new credentials, a new client) to the engine between cycles."""
+        self._redaction.update(settings.secret_values())
         async with self._cycle_lock:
+            old = self.client
             self.settings = settings
+            if new_client and self.store is not None:
+                self.client = self._make_client(settings, self.store)
+                await self.client.__aenter__()
             if self.engine is not None and self.client is not None:
                 self.engine.replace_source(self.client, settings)
-        self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
+            if new_client and old is not None:
+                await old.__aexit__(None, None, None)
 
     # ----- Red hooks -----
 
@@ -190,16 +201,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         except SettingsError as exc:
             log.warning("new iRacing credentials not used: %s", exc)
             return
-        self._redaction.update(settings.secret_values())
-        async with self._cycle_lock:
-            old = self.client
-            self.settings = settings
-            self.client = self._make_client(settings, self.store)
-            await self.client.__aenter__()
-            if self.engine is not None:
-                self.engine.replace_source(self.client, settings)
-            if old is not None:
-                await old.__aexit__(None, None, None)
+        await self._apply_settings(settings, new_client=True)
         log.info("iRacing credentials reloaded", extra={"event": "credentials_reloaded"})
 
     async def red_delete_data_for_user(

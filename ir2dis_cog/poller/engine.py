@@ -431,9 +431,7 @@ class PollEngine:
             self._metrics.poll_errors_total.labels("store").inc()
             return False
         if not won:
-            log_event(log, "dedupe_skip", f"subsession {s} is already claimed for server {guild_id}",
-                      guild_id=guild_id, subsession_id=s, reason="already_claimed")
-            self._dedupe(cycle, guild_id, s)
+            self._dedupe(cycle, guild_id, s, "already_claimed")
             return True
         if guild_id in cycle.unavailable:
             await self._failed(cycle, guild_id, s, ChannelUnavailableError(cycle.unavailable[guild_id]))
@@ -468,9 +466,7 @@ class PollEngine:
                 log_event(log, "post_published", f"posted subsession {s} in server {guild_id}",
                           guild_id=guild_id, subsession_id=s, channel_id=channel_id, message_id=message_id)
             else:
-                log_event(log, "dedupe_skip", f"subsession {s} is already in the channel; not posting it again",
-                          guild_id=guild_id, subsession_id=s, message_id=message_id, reason="found_in_channel")
-                self._dedupe(cycle, guild_id, s)
+                self._dedupe(cycle, guild_id, s, "found_in_channel", message_id=message_id)
         except Exception as exc:
             await self._failed(cycle, guild_id, s, exc)
             return
@@ -569,7 +565,11 @@ class PollEngine:
         log.warning("iRacing request failed", exc_info=not isinstance(exc, IRacingError),
                     extra={"kind": kind, "error": type(exc).__name__, **ids})
 
-    def _dedupe(self, cycle: _Cycle, guild_id: int, s: int) -> None:
+    def _dedupe(self, cycle: _Cycle, guild_id: int, s: int, reason: str, *, message_id: int | None = None) -> None:
+        """A post not made because it exists: claimed by another process, or found in the channel."""
+        where = "already in the channel" if message_id is not None else f"already claimed for server {guild_id}"
+        log_event(log, "dedupe_skip", f"subsession {s} is {where}; not posting it again",
+                  guild_id=guild_id, subsession_id=s, message_id=message_id, reason=reason)
         cycle.counts.dedupe_skips += 1
         self._metrics.dedupe_skips_total.inc()
         self._remember(guild_id, s)
