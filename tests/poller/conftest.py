@@ -89,6 +89,17 @@ class MemoryPublisher:
         return next(c for _, c in self.messages[channel_id] if c.subsession_id == subsession_id)
 
 
+async def cycle_that_dies(engine: PollEngine, publisher: MemoryPublisher, *, after_publish: bool) -> None:
+    """One cycle whose process dies mid-post: after Discord took the card, or just before sending it."""
+    flag = "crash_after_publish" if after_publish else "crash_before_publish"
+    setattr(publisher, flag, True)
+    try:
+        with pytest.raises(Crash):
+            await engine.run_cycle()
+    finally:
+        setattr(publisher, flag, False)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

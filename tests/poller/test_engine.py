@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import IRacingError, ParseError
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
 from ir2dis_cog.store import Store
 from tests.fakes.iracing_api import FakeIRacing, RaceEntry
-from tests.poller.conftest import Crash, EngineFactory, ManualClock, MemoryPublisher, World
+from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies
 
 G1, G2, G3 = 111_111_111_111, 222_222_222_222, 333_333_333_333
 C1, C2, C3 = 9001, 9002, 9003
@@ -301,10 +299,8 @@ async def test_key_events_are_logged_with_their_fields(
     w = await world_tracking_a(sqlite_store, fake, clock)
     first = w.race([A], minutes_ago=30)
     caplog.set_level("INFO", logger="red.ir2dis")
-    publisher.crash_after_publish = True  # the process dies between Discord's answer and the record
-    with pytest.raises(Crash):
-        await make_engine(sqlite_store, owner="engine-a").run_cycle()
-    publisher.crash_after_publish = False
+    # the process dies between Discord's answer and the record
+    await cycle_that_dies(make_engine(sqlite_store, owner="engine-a"), publisher, after_publish=True)
     clock.advance(LEASE + 1)
     second = w.race([A], minutes_ago=5)
     await make_engine(sqlite_store, owner="engine-b").run_cycle()

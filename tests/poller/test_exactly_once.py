@@ -10,7 +10,7 @@ import pytest
 
 from ir2dis_cog.store import Store, open_store
 from tests.fakes.iracing_api import FakeIRacing
-from tests.poller.conftest import Crash, EngineFactory, ManualClock, MemoryPublisher, World
+from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies
 
 G1, G2 = 111_111_111_111, 222_222_222_222
 C1, C2 = 9001, 9002
@@ -73,13 +73,10 @@ async def test_a_crash_between_publish_and_record_is_resolved_without_a_second_m
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    publisher.crash_after_publish = True
-    with pytest.raises(Crash):
-        await make_engine(one, owner="before-crash").run_cycle()
+    await cycle_that_dies(make_engine(one, owner="before-crash"), publisher, after_publish=True)
     in_discord = publisher.all_posts()
     assert len(in_discord) >= 1
     crashed = [(ch, s) for ch, s in in_discord]
-    publisher.crash_after_publish = False
 
     # the restarted process: another connection, another owner id, once the lease has run out
     clock.advance(LEASE + 1)
@@ -107,11 +104,8 @@ async def test_a_crash_after_claim_before_publish_is_published_once(
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    publisher.crash_before_publish = True
-    with pytest.raises(Crash):
-        await make_engine(one, owner="before-crash").run_cycle()
+    await cycle_that_dies(make_engine(one, owner="before-crash"), publisher, after_publish=False)
     assert publisher.all_posts() == []
-    publisher.crash_before_publish = False
 
     # a second process cycling while the dead claim's lease still runs does not post it twice
     other = make_engine(two, owner="other-process")
@@ -128,10 +122,8 @@ async def test_a_restart_of_the_same_instance_settles_its_dead_claims_at_once(
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    publisher.crash_after_publish = True  # killed between Discord's answer and the record
-    with pytest.raises(Crash):
-        await make_engine(one, owner="first-life", instance="inst1").run_cycle()
-    publisher.crash_after_publish = False
+    # killed between Discord's answer and the record
+    await cycle_that_dies(make_engine(one, owner="first-life", instance="inst1"), publisher, after_publish=True)
     in_discord = publisher.all_posts()
     assert len(in_discord) >= 1
 
