@@ -24,6 +24,7 @@ from .driver_input import (
 )
 from .embeds import card_to_embed
 from .iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
+from .poller.detection import RaceRef, baseline_mark
 from .publisher import missing_permissions
 from .settings import timezone_names, valid_timezone
 from .status import StatusView, format_status
@@ -163,16 +164,10 @@ class IRacingCommands:
             races = await client.get_recent_races(found.cust_id)
         except IRacingError as exc:
             raise _iracing_failure(exc) from None
-        newest = max(races, key=lambda r: (r.start_time, r.subsession_id), default=None)
         guild_id = ctx.guild.id
         already = await store.drivers.is_tracked(guild_id, found.cust_id)
         if not already:
-            if newest is not None:
-                await store.last_seen.set(
-                    guild_id, found.cust_id, newest.subsession_id, int(newest.start_time.timestamp())
-                )
-            else:
-                await store.last_seen.set(guild_id, found.cust_id, 0, 0)
+            await store.last_seen.set(guild_id, found.cust_id, *baseline_mark(RaceRef.of(r) for r in races))
         await store.drivers.track(guild_id, found.cust_id, found.display_name, ctx.author.id, now=int(time.time()))
         if self.engine is not None:
             self.engine.notice_tracked(found.cust_id)
@@ -300,6 +295,7 @@ class IRacingCommands:
         """How the poller is doing, and whether this server's posts are getting through."""
         store, client, settings = self._ready()
         engine_status = self.engine.status() if self.engine is not None else None
+        week_ago = int(time.time()) - 7 * 86_400
         view = StatusView(
             last_cycle_at=engine_status.last_cycle_at if engine_status else None,
             drivers_due=engine_status.drivers_due if engine_status else 0,
@@ -309,7 +305,8 @@ class IRacingCommands:
             budget_reset_at=client.budget.reset_at,
             pending_posts=await store.posts.pending_count(ctx.guild.id),
             # A week back: older failures were either retried through or long dropped.
-            last_failure=await store.posts.last_failure(ctx.guild.id, since=int(time.time()) - 7 * 86_400),
+            last_failure=await store.posts.last_failure(ctx.guild.id, since=week_ago),
+            not_posted=await store.posts.dropped_count(ctx.guild.id, since=week_ago),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
         )
         await self._reply(ctx, format_status(view, now=time.time()))

@@ -16,6 +16,7 @@ class StatusView:
     pending_posts: int
     last_failure: str | None
     missing_credentials: tuple[str, ...] = ()
+    not_posted: int = 0  # races given up on in the last week (too old when found, or never postable)
 
 
 def _ago(seconds: float) -> str:
@@ -44,6 +45,8 @@ def format_status(view: StatusView, *, now: float) -> str:
     else:
         lines.append("Rate-limit budget: not known yet")
     lines.append(f"Posts pending for this server: {view.pending_posts}")
+    if view.not_posted:
+        lines.append(f"Races not posted in the last 7 days: {view.not_posted}")
     if view.last_failure:
         lines.append(f"Last post failure: {view.last_failure}")
     return "\n".join(lines)

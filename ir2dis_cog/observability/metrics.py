@@ -31,6 +31,9 @@ class Metrics:
         self.dedupe_skips_total = Counter(f"{_PREFIX}_dedupe_skips",
                                           "Posts skipped because they were already claimed or sent.",
                                           registry=r)
+        self.races_too_old_total = Counter(f"{_PREFIX}_races_too_old",
+                                           "Races of tracked drivers never posted: they ended longer than "
+                                           "MAX_POST_AGE_HOURS ago when first found.", registry=r)
         self.poll_errors_total = Counter(f"{_PREFIX}_poll_errors",
                                          "Errors isolated during a cycle, by kind.", ["kind"], registry=r)
         self.auth_failures_total = Counter(f"{_PREFIX}_auth_failures", "Failed iRacing logins or refreshes.",

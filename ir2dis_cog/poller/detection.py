@@ -9,35 +9,81 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import total_ordering
+from typing import Literal
 
 from ir2dis_cog.iracing.models import RecentRace
 from ir2dis_cog.store import GuildConfig, Watermark
 
+# The longest a race lasts from its session's start to its end: iRacing's longest races are
+# 24-hour ones (about 25 h with gridding). Only used as a bound where a race's end is not known
+# yet: a race that started longer ago than this before a moment has surely ended before it.
+MAX_RACE_SECONDS = 30 * 3600
 
-@dataclass(frozen=True, order=True)
+
+@total_ordering
+@dataclass(frozen=True)
 class RaceRef:
-    """One race, ordered as watermarks are: by start time (epoch seconds), then subsession id."""
+    """One race as a recent-races list shows it. Ordered by subsession id, which iRacing hands out
+    as sessions launch, so the order is the start order; never used to age a race (see ``age``)."""
 
     started_at: int
     subsession_id: int
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, RaceRef):
+            return NotImplemented
+        return self.subsession_id < other.subsession_id
 
     @classmethod
     def of(cls, race: RecentRace) -> RaceRef:
         return cls(int(race.start_time.timestamp()), race.subsession_id)
 
-    @classmethod
-    def from_mark(cls, mark: Watermark) -> RaceRef:
-        return cls(mark.last_finish_at, mark.last_subsession_id)
+
+Age = Literal["young", "old", "unknown"]
+
+
+def age(ref: RaceRef, oldest_postable: int, *, finished_at: int | None = None) -> Age:
+    """Whether a race ended recently enough to post: judged by its **end**, never by its start.
+
+    With the end known (from its results, or when this bot first saw it finished) the answer is
+    exact. Without it, the start bounds it: a race that started after ``oldest_postable`` is young,
+    one that started more than ``MAX_RACE_SECONDS`` before it is old, and the rest need their end.
+    """
+    if finished_at is not None:
+        return "young" if finished_at >= oldest_postable else "old"
+    if ref.started_at >= oldest_postable:
+        return "young"
+    if ref.started_at + MAX_RACE_SECONDS < oldest_postable:
+        return "old"
+    return "unknown"
+
+
+def finish_time(end_time: datetime | None, first_seen: int) -> int:
+    """When a race ended: its results' end time, or else when this bot first saw it finished."""
+    return int(end_time.timestamp()) if end_time is not None else first_seen
+
+
+def baseline_mark(races: Iterable[RaceRef]) -> tuple[int, int]:
+    """Where a (server, driver) pair starts when tracking begins, as (subsession id, finished at).
+
+    No backlog: the newest race listed. Its end is not known without its results, so its start
+    stands in (the earliest it can have finished; the scheduler reads it as the driver's last
+    activity). A driver without any race gets (0, 0), so their first race is new.
+    """
+    newest = max(races, default=None)
+    return (newest.subsession_id, newest.started_at) if newest is not None else (0, 0)
 
 
 @dataclass(frozen=True)
 class PairPlan:
     """What one (guild, driver) pair needs this cycle.
 
-    ``post`` is every race after the watermark that is young enough to post, oldest first;
-    ``stale`` are races after the watermark too old to post (skipped, but the watermark moves
-    past them); ``baseline`` is where to put a missing watermark (tracking just started: the
-    driver's latest race, so no backlog is posted).
+    ``post`` is every race not handled yet that may be young enough, oldest first (its end, once
+    fetched, decides); ``stale`` are races surely too old to post (reported, never posted, and the
+    watermark moves past them); ``baseline`` is where to put a missing watermark (tracking just
+    started: the driver's latest race, so no backlog is posted).
     """
 
     guild_id: int
@@ -78,6 +124,25 @@ def guilds_to_drivers(tracking: Mapping[int, frozenset[int]]) -> dict[int, froze
     return {g: frozenset(c) for g, c in inverted.items()}
 
 
+def late_candidates(races: Iterable[RecentRace], mark: Watermark | None, *, tracked_since: int) -> list[int]:
+    """Races listed *below* the watermark that may still be new: overlapping races published late.
+
+    A team driver can race a sprint during their team's 24-hour race; the sprint is posted first
+    and moves the watermark past the 24-hour race, whose results come later. Such a race started
+    after tracking began and was still running when the watermark's race finished. Whether it was
+    already handled is for the outbox to say (its subsession ids are returned to ask it).
+    """
+    if mark is None:
+        return []
+    return sorted(
+        r.subsession_id
+        for r in races
+        if r.subsession_id < mark.last_subsession_id
+        and int(r.start_time.timestamp()) >= tracked_since
+        and int(r.start_time.timestamp()) + MAX_RACE_SECONDS > mark.last_finish_at
+    )
+
+
 def plan_pair(
     guild_id: int,
     cust_id: int,
@@ -85,20 +150,22 @@ def plan_pair(
     mark: Watermark | None,
     *,
     oldest_postable: int,
+    late: Iterable[int] = (),
 ) -> PairPlan:
-    """Every race after the pair's watermark, oldest first (never only the latest one).
+    """Every race after the pair's watermark (and the ``late`` ones not handled yet), oldest first.
 
     Without a watermark the pair has just started tracking: its baseline is the newest race
-    and nothing is posted. Races that started before ``oldest_postable`` are never posted, so
-    a long outage does not flood a channel.
+    and nothing is posted. A race surely ended before ``oldest_postable`` is never posted, so a
+    long outage does not flood a channel; one whose end is not known yet is fetched and its end
+    decides (``age``).
     """
     refs = sorted({RaceRef.of(r) for r in races})
     if mark is None:
         return PairPlan(guild_id, cust_id, baseline=refs[-1] if refs else None)
-    floor = RaceRef.from_mark(mark)
-    newer = [r for r in refs if r > floor]
-    post = tuple(r for r in newer if r.started_at >= oldest_postable)
-    stale = tuple(r for r in newer if r.started_at < oldest_postable)
+    late_ids = set(late)
+    newer = [r for r in refs if r.subsession_id > mark.last_subsession_id or r.subsession_id in late_ids]
+    post = tuple(r for r in newer if age(r, oldest_postable) != "old")
+    stale = tuple(r for r in newer if age(r, oldest_postable) == "old")
     return PairPlan(guild_id, cust_id, post=post, stale=stale)
 
 
@@ -134,21 +201,21 @@ def also_new_for(
     audience: Mapping[int, frozenset[int]],
     watermarks: Mapping[tuple[int, int], Watermark],
     *,
-    oldest_postable: int,
+    young: bool,
 ) -> frozenset[int]:
     """Guilds for which this race is new through a driver who was *not* polled this cycle.
 
     The results show every driver of the race, so a guild tracking a teammate or a friend in
     the same split gets its card now; that driver counts as seen. A pair without a watermark
-    is left to its own poll, which sets the baseline.
+    is left to its own poll, which sets the baseline. ``young``: the race ended recently enough.
     """
-    if ref.started_at < oldest_postable:
+    if not young:
         return frozenset()
     return frozenset(
         guild_id
         for guild_id, cust_ids in audience.items()
         if any(
-            (mark := watermarks.get((guild_id, c))) is not None and RaceRef.from_mark(mark) < ref
+            (mark := watermarks.get((guild_id, c))) is not None and mark.last_subsession_id < ref.subsession_id
             for c in cust_ids
         )
     )

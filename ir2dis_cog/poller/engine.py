@@ -25,7 +25,7 @@ from ir2dis_cog.iracing.errors import (
     ParseError,
     RateLimitedError,
 )
-from ir2dis_cog.iracing.models import Subsession
+from ir2dis_cog.iracing.models import RecentRace, Subsession
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.settings import Settings
@@ -34,9 +34,13 @@ from ir2dis_cog.store import GuildConfig, PendingPost, Store, Watermark
 from .detection import (
     PairPlan,
     RaceRef,
+    age,
     also_new_for,
+    baseline_mark,
     card_audience,
     channel_tracking,
+    finish_time,
+    late_candidates,
     plan_pair,
     watermark_target,
 )
@@ -49,6 +53,7 @@ Outcome = Literal["ok", "maintenance", "circuit_open", "idle"]
 CardBuilder = Callable[[Subsession, Mapping[int, str], str], Any]
 CardLoader = Callable[[str], Any]
 _HANDLED_MEMORY = 20_000  # (guild, subsession) pairs remembered as done, to skip refetching them
+_FINISH_MEMORY = 20_000  # subsession -> when it finished, for watermarks of races not fetched again
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class CycleReport:
     post_failures: int = 0
     posts_dropped: int = 0
     requests: int = 0
+    races_too_old: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class _Counts:
     post_failures: int = 0
     posts_dropped: int = 0
     outbox_waiting: int = 0
+    races_too_old: int = 0
 
 
 # A subsession that could not be fetched: "skip" is permanent (parse error, unknown id: move
@@ -125,6 +132,7 @@ class _Cycle:
     guilds: dict[int, GuildConfig]
     oldest_postable: int
     marks: dict[tuple[int, int], Watermark] = field(default_factory=dict)
+    tracked_since: dict[tuple[int, int], int] = field(default_factory=dict)
     fetches: dict[int, asyncio.Task[_Fetch]] = field(default_factory=dict)
     posts: dict[tuple[int, int], asyncio.Task[bool]] = field(default_factory=dict)
     names: dict[int, asyncio.Task[dict[int, str]]] = field(default_factory=dict)
@@ -170,6 +178,7 @@ class PollEngine:
         self._scheduler = self._new_scheduler(settings)
         self._pacer = self._new_pacer(settings)
         self._handled: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._finished: OrderedDict[int, int] = OrderedDict()
         self._cycle_lock = asyncio.Lock()
         self._status = EngineStatus(None, None, None, 0, 0, 0, 0, False)
 
@@ -241,6 +250,7 @@ class PollEngine:
                 plan_due, plan_deferred = len(plan.due), plan.deferred
                 if plan.due:
                     cycle.marks = await self._store.last_seen.for_cust_ids(plan.due)
+                    cycle.tracked_since = await self._store.drivers.tracked_since(plan.due)
                     await self._poll_all(cycle, plan.due)
                 else:
                     outcome = "idle"
@@ -301,11 +311,8 @@ class PollEngine:
         self._scheduler.polled(cust_id, cycle.started_at)
         if races:
             self._scheduler.saw_race(cust_id, max(r.start_time.timestamp() for r in races))
-        plans = [
-            plan_pair(g, cust_id, races, cycle.marks.get((g, cust_id)), oldest_postable=cycle.oldest_postable)
-            for g in sorted(cycle.tracking.get(cust_id, ()))
-        ]
         try:
+            plans = [await self._plan(cycle, g, cust_id, races) for g in sorted(cycle.tracking.get(cust_id, ()))]
             await self._handle_plans(cycle, cust_id, plans)
         except Exception:
             # A store outage or a bug for one driver must not stop the others.
@@ -313,14 +320,25 @@ class PollEngine:
             self._metrics.poll_errors_total.labels("driver").inc()
             cycle.counts.driver_errors += 1
 
+    async def _plan(self, cycle: _Cycle, guild_id: int, cust_id: int, races: list[RecentRace]) -> PairPlan:
+        mark = cycle.marks.get((guild_id, cust_id))
+        since = cycle.tracked_since.get((guild_id, cust_id), 0)
+        late = [s for s in late_candidates(races, mark, tracked_since=since) if (guild_id, s) not in self._handled]
+        if late:
+            late = sorted(set(late) - await self._store.posts.decided(guild_id, late))
+        return plan_pair(guild_id, cust_id, races, mark, oldest_postable=cycle.oldest_postable, late=late)
+
     async def _handle_plans(self, cycle: _Cycle, cust_id: int, plans: list[PairPlan]) -> None:
         for p in plans:
             if p.baseline is not None:
-                await self._store.last_seen.set(p.guild_id, cust_id, p.baseline.subsession_id,
-                                                p.baseline.started_at)
+                await self._store.last_seen.set(p.guild_id, cust_id, *baseline_mark([p.baseline]))
         to_post = sorted({ref for p in plans for ref in p.post})
         cycle.counts.new_races += len(to_post)
-        done: dict[int, set[int]] = {p.guild_id: {r.subsession_id for r in p.stale} for p in plans}
+        done: dict[int, set[int]] = {p.guild_id: set() for p in plans}
+        for p in plans:
+            for ref in p.stale:
+                if await self._too_old(cycle, p.guild_id, ref, finished_at=None):
+                    done[p.guild_id].add(ref.subsession_id)
         for ref in to_post:
             guilds = [p.guild_id for p in plans if ref in p.post]
             for guild_id in await self._deliver(cycle, ref, guilds, cust_id):
@@ -328,7 +346,32 @@ class PollEngine:
         for p in plans:
             target = watermark_target(p.pending, done[p.guild_id])
             if target is not None:
-                await self._store.last_seen.advance(p.guild_id, cust_id, target.subsession_id, target.started_at)
+                finished = self._finished.get(target.subsession_id, target.started_at)
+                await self._store.last_seen.advance(p.guild_id, cust_id, target.subsession_id, finished)
+
+    async def _too_old(self, cycle: _Cycle, guild_id: int, ref: RaceRef, *, finished_at: int | None) -> bool:
+        """A race that ended too long ago to post: recorded, reported once, counted; True when settled."""
+        s, limit = ref.subsession_id, self._settings.max_post_age_hours
+        if finished_at is None:
+            hours = (cycle.started_at - ref.started_at) / 3600
+            reason = f"too old to post: started {hours:.0f} h ago, so ended more than {limit} h ago"
+        else:
+            hours = (cycle.started_at - finished_at) / 3600
+            reason = f"too old to post: ended {hours:.0f} h ago, more than MAX_POST_AGE_HOURS ({limit})"
+        try:
+            first = await self._store.posts.skip_too_old(
+                guild_id, s, reason, finished_at=finished_at or ref.started_at, now=self._now())
+        except Exception:
+            log.exception("could not record a race too old to post", extra={"guild_id": guild_id, "subsession_id": s})
+            self._metrics.poll_errors_total.labels("store").inc()
+            return False
+        if first:
+            log_event(log, "race_too_old", f"not posting subsession {s} in server {guild_id}: {reason}",
+                      level=logging.WARNING, guild_id=guild_id, subsession_id=s, reason=reason)
+            cycle.counts.races_too_old += 1
+            self._metrics.races_too_old_total.inc()
+        self._remember(guild_id, s)
+        return True
 
     async def _deliver(self, cycle: _Cycle, ref: RaceRef, guilds: list[int], cust_id: int) -> list[int]:
         """Post ``ref`` to these guilds; returns those for which it is settled (claimed or skipped)."""
@@ -346,6 +389,10 @@ class PollEngine:
             return settled
         if fetched == "skip":
             return guilds
+        finished = self._finished.get(s) or finish_time(fetched.end_time, self._now())
+        if age(ref, cycle.oldest_postable, finished_at=finished) == "old":
+            results = [await self._too_old(cycle, g, ref, finished_at=finished) for g in needed]
+            return settled + [g for g, ok in zip(needed, results, strict=True) if ok]
         audience = card_audience(fetched.cust_ids(), cycle.tracking)
         results = await asyncio.gather(*(
             self._post_once(cycle, g, ref, fetched, audience.get(g, frozenset()) | {cust_id}) for g in needed
@@ -376,19 +423,25 @@ class PollEngine:
             cycle.counts.subsession_errors += 1
             return "retry"
         cycle.counts.subsessions_fetched += 1
+        self._finished[ref.subsession_id] = finish_time(sub.end_time, self._now())
+        self._finished.move_to_end(ref.subsession_id)
+        while len(self._finished) > _FINISH_MEMORY:
+            self._finished.popitem(last=False)
         await self._share(cycle, ref, sub)
         return sub
 
     async def _share(self, cycle: _Cycle, ref: RaceRef, sub: Subsession) -> None:
         """Every tracked driver in the results counts as seen: active, and their guilds get the card now."""
         racing = sub.cust_ids() & cycle.tracking.keys()
+        finished = self._finished.get(ref.subsession_id) or finish_time(sub.end_time, self._now())
         for c in racing:
-            self._scheduler.saw_race(c, ref.started_at)
+            self._scheduler.saw_race(c, finished)
         audience = card_audience(racing, cycle.tracking)
         unknown = {c for c in racing if not any((g, c) in cycle.marks for g in cycle.tracking[c])}
         if unknown:
             cycle.marks.update(await self._store.last_seen.for_cust_ids(unknown))
-        for g in also_new_for(ref, audience, cycle.marks, oldest_postable=cycle.oldest_postable):
+        young = age(ref, cycle.oldest_postable, finished_at=finished) == "young"
+        for g in also_new_for(ref, audience, cycle.marks, young=young):
             if (g, ref.subsession_id) not in self._handled and (g, ref.subsession_id) not in cycle.posts:
                 cycle.posts[(g, ref.subsession_id)] = asyncio.create_task(
                     self._post(cycle, g, ref, sub, audience[g]))
@@ -422,7 +475,7 @@ class PollEngine:
             self._metrics.poll_errors_total.labels("card").inc()
             cycle.counts.subsession_errors += 1
             return False
-        pending = PendingPost(guild_id, s, cfg.channel_id, card_json, ref.started_at)
+        pending = PendingPost(guild_id, s, cfg.channel_id, card_json, self._finished.get(s, self._now()))
         try:
             won = await self._store.posts.claim(pending, self._owner, now=self._now(),
                                                 lease_seconds=self._lease)
@@ -510,7 +563,7 @@ class PollEngine:
         for row in await self._store.posts.unresolved(now=now):
             g, s = row.guild_id, row.subsession_id
             try:
-                if row.race_started_at < cycle.oldest_postable:
+                if row.race_finished_at < cycle.oldest_postable:
                     await self._store.posts.drop(g, s, "older than MAX_POST_AGE_HOURS", now=now)
                     log.info("dropped a result that could not be posted in time",
                              extra={"guild_id": g, "subsession_id": s, "attempts": row.attempts,
@@ -592,7 +645,7 @@ class PollEngine:
             driver_errors=c.driver_errors, new_races=c.new_races, subsessions_fetched=c.subsessions_fetched,
             subsession_errors=c.subsession_errors, posts_published=c.posts_published,
             dedupe_skips=c.dedupe_skips, post_failures=c.post_failures, posts_dropped=c.posts_dropped,
-            requests=requests,
+            requests=requests, races_too_old=c.races_too_old,
         )
         pending = c.post_failures + c.outbox_waiting
         self._status = replace(
@@ -606,5 +659,6 @@ class PollEngine:
                   f"{requests} requests in {duration:.1f} s",
                   outcome=outcome, drivers_due=due, drivers_polled=c.drivers_polled, requests=requests,
                   new_results=c.new_races, results_fetched=c.subsessions_fetched, posts=c.posts_published,
-                  dedupe_skips=c.dedupe_skips, post_failures=c.post_failures, duration_seconds=round(duration, 3))
+                  dedupe_skips=c.dedupe_skips, post_failures=c.post_failures, races_too_old=c.races_too_old,
+                  duration_seconds=round(duration, 3))
         return report

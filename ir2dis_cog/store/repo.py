@@ -55,9 +55,14 @@ class TrackedDriver:
     created_at: int
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Watermark:
-    """The newest race already handled for a (guild, driver): ordered by start time, then id."""
+    """The newest race already handled for a (guild, driver) and when it **finished**.
+
+    Races are ordered by subsession id (iRacing's launch order). ``last_finish_at`` is the race's
+    end from its results or, where those were never read (a baseline, a race too old to fetch),
+    when this bot saw it finished, or its start: the earliest it can have finished.
+    """
 
     last_finish_at: int
     last_subsession_id: int
@@ -69,7 +74,7 @@ class PendingPost:
     subsession_id: int
     channel_id: int
     card_json: str
-    race_started_at: int
+    race_finished_at: int
     attempts: int = 0
     last_error: str | None = None
 
@@ -181,6 +186,19 @@ class TrackedDriverRepo:
         )
         return [TrackedDriver(*r) for r in rows]
 
+    async def tracked_since(self, cust_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+        """(guild, cust_id) -> when the server (last) started tracking that driver."""
+        ids = sorted({validate_id(c, "cust_id") for c in cust_ids})
+        found: dict[tuple[int, int], int] = {}
+        for chunk in _chunks(ids):
+            rows = await self._db.fetchall(
+                "SELECT guild_id, cust_id, created_at FROM tracked_driver "  # noqa: S608
+                f"WHERE active = 1 AND cust_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(((int(g), int(c)), int(t)) for g, c, t in rows)
+        return found
+
     async def is_tracked(self, guild_id: int, cust_id: int) -> bool:
         row = await self._db.fetchone(
             "SELECT 1 FROM tracked_driver WHERE guild_id = ? AND cust_id = ? AND active = 1",
@@ -243,7 +261,7 @@ class LastSeenRepo:
             )
 
     async def advance(self, guild_id: int, cust_id: int, subsession_id: int, finish_at: int) -> None:
-        """Move the watermark forward only; an older race never moves it back."""
+        """Move the watermark forward only (by subsession id); an older race never moves it back."""
         validate_id(guild_id, "guild id")
         validate_id(cust_id, "cust_id")
         sql = self._db.insert_ignore("last_seen", ("guild_id", "cust_id", "last_subsession_id", "last_finish_at"))
@@ -251,18 +269,17 @@ class LastSeenRepo:
             return
         await self._db.execute(
             "UPDATE last_seen SET last_subsession_id = ?, last_finish_at = ? "
-            "WHERE guild_id = ? AND cust_id = ? "
-            "AND (last_finish_at < ? OR (last_finish_at = ? AND last_subsession_id < ?))",
-            (subsession_id, finish_at, guild_id, cust_id, finish_at, finish_at, subsession_id),
+            "WHERE guild_id = ? AND cust_id = ? AND last_subsession_id < ?",
+            (subsession_id, finish_at, guild_id, cust_id, subsession_id),
         )
 
     async def latest_activity(self) -> dict[int, int]:
-        """cust_id -> start time of the newest race seen for any guild (the scheduler's memory)."""
+        """cust_id -> when the newest race seen for any guild finished (the scheduler's memory)."""
         rows = await self._db.fetchall("SELECT cust_id, MAX(last_finish_at) FROM last_seen GROUP BY cust_id")
         return {int(c): int(t) for c, t in rows}
 
 
-_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_started_at, attempts, last_error"
+_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error"
 
 
 class PostRepo:
@@ -278,12 +295,12 @@ class PostRepo:
         validate_id(post.channel_id, "channel id")
         sql = self._db.insert_ignore(
             "post_history",
-            ("guild_id", "subsession_id", "channel_id", "card_json", "race_started_at",
+            ("guild_id", "subsession_id", "channel_id", "card_json", "race_finished_at",
              "claimed_at", "claim_owner", "lease_until", "attempts", "state"),
         )
         won = await self._db.execute(
             sql,
-            (post.guild_id, post.subsession_id, post.channel_id, post.card_json, post.race_started_at,
+            (post.guild_id, post.subsession_id, post.channel_id, post.card_json, post.race_finished_at,
              now, owner[:64], now + lease_seconds, 0, "pending"),
         )
         return won == 1
@@ -338,7 +355,7 @@ class PostRepo:
         """Claims without a message whose lease has run out (crashed, or failed and due again)."""
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM post_history WHERE state = 'pending' "  # noqa: S608
-            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY race_started_at, subsession_id LIMIT ?",
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY race_finished_at, subsession_id LIMIT ?",
             (now, limit),
         )
         return [
@@ -352,6 +369,45 @@ class PostRepo:
             "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
             (reason[:255], now, guild_id, subsession_id),
         )
+
+    async def skip_too_old(
+        self, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int
+    ) -> bool:
+        """Record a race never posted because it ended too long ago; True the first time only.
+
+        The row (state ``dropped``, with its reason) is what makes it reported once, across
+        restarts and processes, and what ``/iracing status`` counts.
+        """
+        validate_id(guild_id, "guild id")
+        validate_id(subsession_id, "subsession id")
+        sql = self._db.insert_ignore(
+            "post_history",
+            ("guild_id", "subsession_id", "race_finished_at", "claimed_at", "attempts", "state", "last_error",
+             "last_error_at"),
+        )
+        won = await self._db.execute(
+            sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now)
+        )
+        return won == 1
+
+    async def decided(self, guild_id: int, subsession_ids: Iterable[int]) -> frozenset[int]:
+        """Which of these races this server's outbox already holds (posted, pending or dropped)."""
+        validate_id(guild_id, "guild id")
+        ids = sorted({validate_id(s, "subsession id") for s in subsession_ids})
+        found: set[int] = set()
+        for chunk in _chunks(ids):
+            rows = await self._db.fetchall(
+                "SELECT subsession_id FROM post_history WHERE guild_id = ? "  # noqa: S608
+                f"AND subsession_id IN ({_marks(len(chunk))})",
+                [guild_id, *chunk],
+            )
+            found.update(int(r[0]) for r in rows)
+        return frozenset(found)
+
+    async def dropped_count(self, guild_id: int, *, since: int) -> int:
+        """Races of this server given up on since ``since``: too old to post, or never postable."""
+        sql = "SELECT COUNT(*) FROM post_history WHERE guild_id = ? AND state = 'dropped' AND last_error_at >= ?"
+        return int(await self._db.fetchval(sql, (validate_id(guild_id, "guild id"), since)) or 0)
 
     async def get(self, guild_id: int, subsession_id: int) -> PostRecord | None:
         row = await self._db.fetchone(

@@ -18,6 +18,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import pytest
 
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.discord_api import CB_DEFERRED, Message
-from tests.fakes.iracing_api import FakeIRacing, mask, recent_start
+from tests.fakes.iracing_api import FakeIRacing, RaceEntry, mask, recent_start
 
 pytestmark = pytest.mark.e2e
 
@@ -209,6 +210,16 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert "Alice Apex" in card.text() and "Bruno Brake" in card.text()
     assert "Fake Lime Rock" in card.text()
 
+    # --- a Daytona 24 finishes now: started a day ago, posted once with the team and the driver -
+    crews = [RaceEntry((71_000 + i * 3, 71_001 + i * 3, 71_002 + i * 3), team_name=f"Endurance Team {i + 1}",
+                       car_class_id=(4029, 4030, 4031)[i % 3], laps_complete=800 - i) for i in range(60)]
+    crews[6] = RaceEntry((ALICE, 71_019, 71_020), team_name="Apex Endurance", car_class_id=4029, laps_complete=794)
+    daytona = iracing.add_race(crews, series_name="Daytona 24", track_name="Daytona International Speedway",
+                               car_classes=[(4029, "GTP"), (4030, "LMP2"), (4031, "GT3")], laps=800,
+                               session_start_time=time.time() - (24 * 60 + 55) * 60, race_minutes=24 * 60 + 52)
+    daytona_card = await h.wait_for_message(results, lambda m: _is_card(h, m, daytona), POSTED_WITHIN)
+    assert "Apex Endurance" in daytona_card.text() and "Alice Apex" in daytona_card.text(), daytona_card.text()
+
     # --- SIGKILL mid-post: Discord keeps the first card without answering, the second is claimed
     # but still queued behind it in discord.py; a fourth race finishes while the bot is down ------
     h.fake.stall("POST", f"/channels/{results}/messages", deliver=True)
@@ -239,7 +250,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     await h.proc.guard(poll_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
                        "a second poll cycle")
 
-    races = (race1, race2, race3, race4)
+    races = (race1, daytona, race2, race3, race4)
     per_race = {race: len(_cards(h, results, race)) for race in races}
     assert per_race == dict.fromkeys(races, 1), per_race
     assert len(h.fake.messages(results)) == len(races)

@@ -17,6 +17,7 @@ from ir2dis_cog.cards import RaceCard
 from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.detection import RaceRef, baseline_mark
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.ports import ChannelUnavailableError
 from ir2dis_cog.settings import Settings
@@ -166,12 +167,9 @@ class World:
     async def track(self, guild_id: int, cust_id: int, name: str | None = None) -> None:
         """As the track command does: the watermark starts at the driver's latest race."""
         self.fake._member(cust_id)
-        ids = self.fake.recent_race_ids(cust_id)
-        if ids:
-            race = self.fake._races[ids[0]]
-            await self.store.last_seen.set(guild_id, cust_id, race.subsession_id, int(race.start))
-        else:
-            await self.store.last_seen.set(guild_id, cust_id, 0, 0)
+        races = (self.fake._races[s] for s in self.fake.recent_race_ids(cust_id))
+        mark = baseline_mark(RaceRef(int(r.start), r.subsession_id) for r in races)
+        await self.store.last_seen.set(guild_id, cust_id, *mark)
         await self.store.drivers.track(guild_id, cust_id, name or f"Driver {cust_id}", None,
                                        now=int(self.clock.now()))
 

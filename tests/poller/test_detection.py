@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 from ir2dis_cog.iracing.models import RecentRace
 from ir2dis_cog.poller.detection import (
     RaceRef,
+    age,
     also_new_for,
+    baseline_mark,
     card_audience,
     channel_tracking,
+    finish_time,
     guilds_to_drivers,
+    late_candidates,
     plan_pair,
     watermark_target,
 )
@@ -56,11 +60,45 @@ def test_a_zero_watermark_means_every_race_is_new() -> None:
     assert [r.subsession_id for r in plan.post] == [104, 105]
 
 
-def test_races_older_than_the_post_age_are_passed_over_not_posted() -> None:
-    plan = plan_pair(1, 7, RACES, Watermark(0, 0), oldest_postable=NOW - 5000)
-    assert [r.subsession_id for r in plan.post] == [105, 104][::-1]
-    assert [r.subsession_id for r in plan.stale] == [102, 103]
-    assert [r.subsession_id for r in plan.pending] == [102, 103, 104, 105]
+def test_races_surely_ended_before_the_post_age_are_passed_over_not_posted() -> None:
+    races = [*RACES, race(101, NOW - 200_000)]  # started 55 h ago: ended at least 25 h ago
+    plan = plan_pair(1, 7, races, Watermark(0, 0), oldest_postable=NOW - 86_400)
+    # 102 started 25 h ago: only its end (from its results) can tell whether it is too old
+    assert [r.subsession_id for r in plan.post] == [102, 103, 104, 105]
+    assert [r.subsession_id for r in plan.stale] == [101]
+    assert [r.subsession_id for r in plan.pending] == [101, 102, 103, 104, 105]
+
+
+def test_a_race_is_aged_from_its_end_never_from_its_start() -> None:
+    oldest = NOW - 24 * 3600
+    daytona = RaceRef(NOW - 24 * 3600 - 55 * 60, 900)  # a 24-hour race that ended minutes ago
+    assert age(daytona, oldest) == "unknown"  # the start alone cannot tell
+    assert age(daytona, oldest, finished_at=NOW - 180) == "young"
+    sprint = RaceRef(NOW - 25 * 3600 - 40 * 60, 901)  # 40 minutes, ended 25 h ago
+    assert age(sprint, oldest, finished_at=NOW - 25 * 3600) == "old"
+    assert age(RaceRef(NOW - 40 * 3600 - 86_400, 902), oldest) == "old"  # started 64 h ago
+    assert age(RaceRef(NOW - 600, 903), oldest) == "young"
+    # published without an end time: aged from when this bot first saw it finished
+    assert finish_time(None, first_seen=NOW) == NOW
+    assert finish_time(datetime.fromtimestamp(NOW - 5, UTC), first_seen=NOW) == NOW - 5
+
+
+def test_a_late_race_below_the_watermark_is_new_when_started_after_tracking() -> None:
+    # The driver raced sprint 905 during their team's 24-hour race 900; the sprint was posted first.
+    races = [race(905, NOW - 3 * 3600), race(900, NOW - 25 * 3600), race(880, NOW - 27 * 3600)]
+    mark = Watermark(NOW - 2 * 3600, 905)
+    tracked_since = NOW - 26 * 3600
+    assert late_candidates(races, mark, tracked_since=tracked_since) == [900]  # 880 predates tracking
+    plan = plan_pair(1, 7, races, mark, oldest_postable=NOW - 86_400, late=[900])
+    assert [r.subsession_id for r in plan.post] == [900]
+    assert late_candidates(races, None, tracked_since=0) == []
+    # a race that started longer than any race lasts before the watermark's finish is old news
+    assert late_candidates([race(870, NOW - 40 * 3600)], mark, tracked_since=0) == []
+
+
+def test_tracking_starts_at_the_newest_race_without_backlog() -> None:
+    assert baseline_mark(RaceRef.of(r) for r in RACES) == (105, NOW - 600)
+    assert baseline_mark([]) == (0, 0)
 
 
 def test_same_start_time_orders_by_subsession_id() -> None:
@@ -99,5 +137,5 @@ def test_also_new_for_a_server_through_a_driver_not_polled() -> None:
         # (3, 9) has no watermark: its own poll sets the baseline
         (4, 10): Watermark(NOW - 9000, 250),
     }
-    assert also_new_for(ref, audience, marks, oldest_postable=0) == {1, 4}
-    assert also_new_for(ref, audience, marks, oldest_postable=NOW) == frozenset()
+    assert also_new_for(ref, audience, marks, young=True) == {1, 4}
+    assert also_new_for(ref, audience, marks, young=False) == frozenset()

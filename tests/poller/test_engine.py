@@ -442,3 +442,126 @@ async def test_changed_settings_keep_what_the_scheduler_learnt(
     assert engine._scheduler._polled == {A: clock.now()}
     engine.notice_tracked(A)
     assert engine._scheduler._polled == {}
+
+
+def daytona_field(tracked_driver: int, cars: int = 60) -> list[RaceEntry]:
+    """A Daytona 24 split as it runs: 60 cars in 3 classes, 3 or 4 drivers a car; ours finishes 7th."""
+    classes = (4029, 4030, 4031)
+    entries = []
+    for i in range(cars):
+        crew = tuple(70_000 + i * 4 + k for k in range(3 + i % 2))
+        if i == 6:
+            crew = (tracked_driver, *crew[1:])
+        entries.append(RaceEntry(crew, team_name=f"Endurance Team {i + 1}", car_class_id=classes[i % 3],
+                                 laps_complete=800 - i, car_name="Fake GTP" if i % 3 == 0 else "Fake GT3"))
+    return entries
+
+
+DAYTONA_CLASSES = [(4029, "GTP"), (4030, "LMP2"), (4031, "GT3")]
+
+
+async def test_a_24_hour_team_race_that_just_ended_is_posted_once(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    # started 24 h 55 min ago (gridding included), ended 3 minutes ago, results out now
+    daytona = w.race(daytona_field(A), minutes_ago=24 * 60 + 55, race_minutes=24 * 60 + 52, laps=800,
+                     series_name="Daytona 24", car_classes=DAYTONA_CLASSES)
+    engine = make_engine(sqlite_store)
+
+    report = await engine.run_cycle()
+
+    assert publisher.posted(C1) == [daytona] and report.races_too_old == 0
+    [entry] = publisher.card(C1, daytona).entries
+    assert entry.team is not None and entry.team.name == "Endurance Team 7"
+    assert [d.cust_id for d in entry.drivers] == [A]
+    mark = await sqlite_store.last_seen.get(G1, A)
+    assert mark is not None and mark.last_subsession_id == daytona
+    assert mark.last_finish_at == int(clock.now()) - 3 * 60  # when it finished, not when it started
+    clock.advance(300)
+    assert (await engine.run_cycle()).posts_published == 0 and publisher.posted(C1) == [daytona]
+
+
+async def test_a_race_that_ended_too_long_ago_is_reported_once_counted_and_shown(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory, metrics: Metrics, caplog: Any,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    # a 40-minute race that ended 25 hours ago, published only now (a long maintenance)
+    late = w.race([A, 950], minutes_ago=25 * 60 + 40, race_minutes=40)
+    fresh = w.race([A, 951], minutes_ago=40)
+    caplog.set_level("INFO", logger="red.ir2dis.poller")
+    engine = make_engine(sqlite_store)
+
+    report = await engine.run_cycle()
+
+    assert publisher.posted(C1) == [fresh] and report.races_too_old == 1
+    events = [r for r in caplog.records if getattr(r, "event", None) == "race_too_old"]
+    assert [(r.guild_id, r.subsession_id) for r in events] == [(G1, late)]
+    assert "ended 25 h ago" in events[0].reason
+    assert metrics.races_too_old_total._value.get() == 1
+    record = await sqlite_store.posts.get(G1, late)
+    assert record is not None and record.state == "dropped"
+    assert await sqlite_store.posts.dropped_count(G1, since=int(clock.now()) - 7 * 86_400) == 1
+    # never again, also not from a new process on the same database
+    clock.advance(300)
+    caplog.clear()
+    assert (await make_engine(sqlite_store, owner="engine-b").run_cycle()).races_too_old == 0
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "race_too_old"]
+
+
+async def test_a_race_that_surely_ended_too_long_ago_is_reported_without_fetching_it(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    ancient = w.race([A], minutes_ago=3 * 24 * 60)  # started three days ago: ended two days ago at least
+    fake.requests.clear()
+    report = await make_engine(sqlite_store).run_cycle()
+    assert report.races_too_old == 1 and publisher.posted(C1) == []
+    assert calls(fake, "results/get") == []
+    assert (await sqlite_store.last_seen.get(G1, A)).last_subsession_id == ancient
+
+
+async def test_a_sprint_raced_during_the_teams_24_hour_race_does_not_hide_it(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    clock.advance(600)
+    engine = make_engine(sqlite_store)
+    # the team race starts; later A does a 30-minute sprint while the teammates drive
+    start = clock.now()
+    daytona_id = fake._next_subsession
+    fake._next_subsession += 1
+    clock.advance(3 * 3600)
+    sprint = w.race([A, 960], minutes_ago=30)
+    await engine.run_cycle()
+    assert publisher.posted(C1) == [sprint]
+    clock.advance(21 * 3600 + 55 * 60)
+    daytona = fake.add_race(daytona_field(A), session_start_time=start, race_minutes=24 * 60 + 52,
+                            subsession_id=daytona_id, car_classes=DAYTONA_CLASSES, laps=800)
+    clock.advance(300)
+    await engine.run_cycle()
+    assert publisher.posted(C1) == [sprint, daytona]
+    clock.advance(300)
+    fresh_engine = make_engine(sqlite_store, owner="engine-b")  # nothing remembered in memory
+    await fresh_engine.run_cycle()
+    assert publisher.posted(C1) == [sprint, daytona]
+
+
+async def test_a_waiting_post_is_dropped_by_the_age_of_the_races_end(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    publisher.unavailable[C1] = "missing permission: Send Messages"
+    daytona = w.race(daytona_field(A), minutes_ago=24 * 60 + 55, race_minutes=24 * 60 + 52,
+                     car_classes=DAYTONA_CLASSES, laps=800)
+    engine = make_engine(sqlite_store)
+    await engine.run_cycle()
+    clock.advance(23 * 3600)  # started 48 h ago, ended 23 h ago: still worth posting
+    del publisher.unavailable[C1]
+    report = await engine.run_cycle()
+    assert report.posts_dropped == 0 and publisher.posted(C1) == [daytona]

@@ -11,7 +11,7 @@ from ir2dis_cog.store.database import connect
 from ir2dis_cog.store.migrate import apply_migrations
 
 TABLES = {"guild", "tracked_driver", "last_seen", "post_history", "auth_state"}
-ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox"]
+ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times"]
 
 
 async def _tables(store) -> set[str]:
@@ -116,3 +116,52 @@ async def test_upgrade_from_first_migration_keeps_data(db_url: str, tmp_path: Pa
         assert unfinished is not None and unfinished.state == "pending"
     finally:
         await store.close()
+
+
+async def test_upgrade_to_finish_times_converts_what_the_old_code_wrote(db_url: str, tmp_path: Path) -> None:
+    """0003: watermarks and outbox rows written with race *start* times get finish times."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0002_post_outbox")
+    start, claimed, posted = 1_770_000_000, 1_770_090_000, 1_770_090_030  # a 24-hour race, claimed after
+    db = await connect(config)
+    try:
+        # As the 0002 code wrote them: last_finish_at and race_started_at held the race's start.
+        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
+                         "VALUES (?, ?, ?, ?)", (11, 4242, 900, start))
+        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
+                         "VALUES (?, ?, ?, ?)", (11, 4343, 800, start - 500))  # a baseline: never posted
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at, channel_id, card_json, "
+            "race_started_at, claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (11, 900, 5555, posted, 22, "{}", start, claimed, 0, "posted"))
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, channel_id, card_json, race_started_at, "
+            "claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (11, 901, 22, "{}", start, claimed + 60, 2, "pending"))
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+        wm = await store.last_seen.get(11, 4242)
+        assert wm is not None and (wm.last_subsession_id, wm.last_finish_at) == (900, claimed)
+        baseline = await store.last_seen.get(11, 4343)
+        assert baseline is not None and (baseline.last_subsession_id, baseline.last_finish_at) == (800, start - 500)
+        [pending] = await store.posts.unresolved(now=claimed + 10_000)
+        assert (pending.subsession_id, pending.race_finished_at, pending.attempts) == (901, claimed + 60, 2)
+        assert "race_started_at" not in _columns(await store.db.fetchall(_COLUMNS_SQL[store.dialect]))
+    finally:
+        await store.close()
+
+
+_COLUMNS_SQL = {
+    "sqlite": "SELECT name FROM pragma_table_info('post_history')",
+    "mysql": "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() "
+    "AND table_name = 'post_history'",
+    "postgresql": "SELECT column_name FROM information_schema.columns WHERE table_name = 'post_history'",
+}
+
+
+def _columns(rows: list[tuple[object, ...]]) -> set[str]:
+    return {str(r[0]).lower() for r in rows}
