@@ -149,7 +149,7 @@ class CountingPublisher:
 
 
 def _settings(base_url: str, opts: Options, data_dir: Path) -> Any:
-    from ir2dis_cog.settings import load_settings
+    from ir2dis_cog.config.settings import load_settings
     from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
     env = {
@@ -237,7 +237,7 @@ async def _setup_naive(world: World, workdir: Path, settings: Any, metrics: Any,
                        clock: SimClock) -> Any:
     """Today's bots: every server polls each of its drivers every interval, fetches each new race per
     driver and posts it per driver; on a 429 it waits for the reset and tries again."""
-    from ir2dis_cog.cards import build_card
+    from ir2dis_cog.core.cards import build_card
     from ir2dis_cog.iracing.errors import IRacingError, RateLimitedError
 
     latest = _latest_before(world)

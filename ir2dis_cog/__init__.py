@@ -17,6 +17,6 @@ __red_end_user_data_statement__: str = json.loads(
 
 
 async def setup(bot: Red) -> None:
-    from .cog import IRacingCog
+    from .red.cog import IRacingCog
 
     await bot.add_cog(IRacingCog(bot))

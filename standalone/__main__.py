@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ir2dis_cog.config.settings import SettingsError, load_settings
 from ir2dis_cog.observability.logging import configure_standalone_logging, log_event
-from ir2dis_cog.settings import SettingsError, load_settings
 
 from .plan import (
     EXIT_BAD_SETTINGS,

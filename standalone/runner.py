@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.observability.logging import log_event
-from ir2dis_cog.settings import Settings
 
 from .plan import (
     APP_COMMAND,

@@ -45,7 +45,7 @@ class NotInstalled:
         return None
 
 sys.meta_path.insert(0, NotInstalled())
-import ir2dis_cog.cog
+import ir2dis_cog.red.cog
 from ir2dis_cog.store import open_store
 from ir2dis_cog.store.database import missing_driver_packages
 

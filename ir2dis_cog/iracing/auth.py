@@ -15,7 +15,6 @@ log line or an exception message.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
@@ -28,11 +27,12 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from ir2dis_cog.config.secrets import mask_secret
+from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.iracing.auth_state import AuthStateStore
 from ir2dis_cog.iracing.errors import AuthError, CaptchaRequiredError, CircuitOpenError, LoginRefusedError
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings
 
 log = logging.getLogger("red.ir2dis.iracing.auth")
 
@@ -40,12 +40,6 @@ STATE_VERSION = 1
 OAUTH_SCOPE = "iracing.auth"
 LOGIN_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
-
-
-def mask_secret(secret: str, salt: str) -> str:
-    """iRacing's masking: base64(sha256(secret + lower(trim(salt))))."""
-    digest = hashlib.sha256((secret + salt.strip().lower()).encode("utf-8")).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def account_fingerprint(settings: Settings) -> str:

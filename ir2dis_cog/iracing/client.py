@@ -27,6 +27,7 @@ import aiohttp
 import backoff
 from yarl import URL
 
+from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.iracing import models
 from ir2dis_cog.iracing.auth import Authenticator, LoginGuard, build_authenticator
 from ir2dis_cog.iracing.auth_state import AuthStateStore
@@ -42,7 +43,6 @@ from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, Recen
 from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings
 
 log = logging.getLogger("red.ir2dis.iracing.client")
 

@@ -10,35 +10,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import total_ordering
 from typing import Literal
 
+from ir2dis_cog.core.records import GuildConfig, Watermark
+from ir2dis_cog.core.tracking import RaceRef
 from ir2dis_cog.iracing.models import RecentRace
-from ir2dis_cog.store import GuildConfig, Watermark
 
 # The longest a race lasts from its session's start to its end: iRacing's longest races are
 # 24-hour ones (about 25 h with gridding). Only used as a bound where a race's end is not known
 # yet: a race that started longer ago than this before a moment has surely ended before it.
 MAX_RACE_SECONDS = 30 * 3600
-
-
-@total_ordering
-@dataclass(frozen=True)
-class RaceRef:
-    """One race as a recent-races list shows it. Ordered by subsession id, which iRacing hands out
-    as sessions launch, so the order is the start order; never used to age a race (see ``age``)."""
-
-    started_at: int
-    subsession_id: int
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, RaceRef):
-            return NotImplemented
-        return self.subsession_id < other.subsession_id
-
-    @classmethod
-    def of(cls, race: RecentRace) -> RaceRef:
-        return cls(int(race.start_time.timestamp()), race.subsession_id)
 
 
 Age = Literal["young", "old", "unknown"]
@@ -63,17 +44,6 @@ def age(ref: RaceRef, oldest_postable: int, *, finished_at: int | None = None) -
 def finish_time(end_time: datetime | None, first_seen: int) -> int:
     """When a race ended: its results' end time, or else when this bot first saw it finished."""
     return int(end_time.timestamp()) if end_time is not None else first_seen
-
-
-def baseline_mark(races: Iterable[RaceRef]) -> tuple[int, int]:
-    """Where a (server, driver) pair starts when tracking begins, as (subsession id, finished at).
-
-    No backlog: the newest race listed. Its end is not known without its results, so its start
-    stands in (the earliest it can have finished; the scheduler reads it as the driver's last
-    activity). A driver without any race gets (0, 0), so their first race is new.
-    """
-    newest = max(races, default=None)
-    return (newest.subsession_id, newest.started_at) if newest is not None else (0, 0)
 
 
 @dataclass(frozen=True)

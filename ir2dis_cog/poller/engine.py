@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ir2dis_cog.config.settings import Settings
+from ir2dis_cog.core.records import GuildConfig, PendingPost, Watermark
+from ir2dis_cog.core.tracking import RaceRef, baseline_mark
 from ir2dis_cog.iracing.errors import (
     CircuitOpenError,
     IRacingError,
@@ -28,15 +31,12 @@ from ir2dis_cog.iracing.errors import (
 from ir2dis_cog.iracing.models import RecentRace, Subsession
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings
-from ir2dis_cog.store import GuildConfig, PendingPost, Store, Watermark
+from ir2dis_cog.store import Store
 
 from .detection import (
     PairPlan,
-    RaceRef,
     age,
     also_new_for,
-    baseline_mark,
     card_audience,
     channel_tracking,
     finish_time,
@@ -92,13 +92,13 @@ class EngineStatus:
 
 
 def _default_build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str) -> Any:
-    from ir2dis_cog.cards import build_card
+    from ir2dis_cog.core.cards import build_card
 
     return build_card(subsession, tracked, timezone)
 
 
 def _default_load_card(text: str) -> Any:
-    from ir2dis_cog.cards import RaceCard
+    from ir2dis_cog.core.cards import RaceCard
 
     return RaceCard.from_json(text)
 

@@ -18,16 +18,11 @@ from .database import (
 from .migrate import apply_migrations
 from .repo import (
     AuthStateRepo,
-    GuildConfig,
     GuildRepo,
     InvalidIdError,
     LastSeenRepo,
-    PendingPost,
-    PostRecord,
     PostRepo,
-    TrackedDriver,
     TrackedDriverRepo,
-    Watermark,
     validate_id,
 )
 
@@ -36,13 +31,8 @@ __all__ = [
     "DatabaseConfig",
     "DatabaseConfigError",
     "DatabaseUnavailableError",
-    "GuildConfig",
     "InvalidIdError",
-    "PendingPost",
-    "PostRecord",
     "Store",
-    "TrackedDriver",
-    "Watermark",
     "open_store",
     "parse_database_url",
     "validate_id",

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from ir2dis_cog.core.records import GuildConfig, PendingPost, PostRecord, TrackedDriver, Watermark
 
 from .database import Database
 
@@ -37,56 +38,6 @@ def _chunks(values: list[int]) -> Iterable[list[int]]:
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
-
-
-@dataclass(frozen=True)
-class GuildConfig:
-    guild_id: int
-    channel_id: int | None
-    timezone: str | None
-
-
-@dataclass(frozen=True)
-class TrackedDriver:
-    guild_id: int
-    cust_id: int
-    display_name: str
-    created_by: int | None
-    created_at: int
-
-
-@dataclass(frozen=True)
-class Watermark:
-    """The newest race already handled for a (guild, driver) and when it **finished**.
-
-    Races are ordered by subsession id (iRacing's launch order). ``last_finish_at`` is the race's
-    end from its results or, where those were never read (a baseline, a race too old to fetch),
-    when this bot saw it finished, or its start: the earliest it can have finished.
-    """
-
-    last_finish_at: int
-    last_subsession_id: int
-
-
-@dataclass(frozen=True)
-class PendingPost:
-    guild_id: int
-    subsession_id: int
-    channel_id: int
-    card_json: str
-    race_finished_at: int
-    attempts: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class PostRecord:
-    guild_id: int
-    subsession_id: int
-    state: str
-    message_id: int | None
-    attempts: int
-    last_error: str | None
 
 
 class GuildRepo:

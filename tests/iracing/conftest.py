@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ir2dis_cog.config.settings import Settings, load_settings
 from ir2dis_cog.iracing.auth import mask_secret
 from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import ClientTuning, IRacingClient
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings, load_settings
 from tests.fakes.iracing_api import (
     FAKE_CLIENT_ID,
     FAKE_CLIENT_SECRET,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.iracing.auth import LoginGuard
 from ir2dis_cog.iracing.auth_state import FileAuthStateStore, MemoryAuthStateStore
 from ir2dis_cog.iracing.client import IRacingClient
@@ -27,7 +28,6 @@ from ir2dis_cog.iracing.errors import (
 )
 from ir2dis_cog.iracing.models import DriverResult, TeamResult
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings
 from tests.fakes.iracing_api import FakeIRacing, RaceEntry
 from tests.iracing.conftest import FAST, make_settings
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from ir2dis_cog.cards import RaceCard
+from ir2dis_cog.config.settings import Settings
+from ir2dis_cog.core.cards import RaceCard
+from ir2dis_cog.core.tracking import RaceRef, baseline_mark
 from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.poller.detection import RaceRef, baseline_mark
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.ports import ChannelUnavailableError
-from ir2dis_cog.settings import Settings
 from ir2dis_cog.store import Store, open_store
 from tests.fakes.iracing_api import FakeIRacing
 from tests.iracing.conftest import FAST, make_settings

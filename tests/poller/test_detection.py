@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ir2dis_cog.core.records import GuildConfig, Watermark
+from ir2dis_cog.core.tracking import RaceRef, baseline_mark
 from ir2dis_cog.iracing.models import RecentRace
 from ir2dis_cog.poller.detection import (
-    RaceRef,
     age,
     also_new_for,
-    baseline_mark,
     card_audience,
     channel_tracking,
     finish_time,
@@ -18,7 +18,6 @@ from ir2dis_cog.poller.detection import (
     plan_pair,
     watermark_target,
 )
-from ir2dis_cog.store import GuildConfig, Watermark
 
 NOW = 1_770_000_000
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import IRacingError, ParseError
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.settings import Settings
 from ir2dis_cog.store import Store
 from tests.fakes.iracing_api import FakeIRacing, RaceEntry
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies

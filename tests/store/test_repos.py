@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from ir2dis_cog.store import InvalidIdError, PendingPost, Store, Watermark
+from ir2dis_cog.core.records import PendingPost, Watermark
+from ir2dis_cog.store import InvalidIdError, Store
 
 
 async def test_guild_channel_and_timezone(store: Store) -> None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from .cards import RaceCard, card_marker
-from .embeds import card_to_embed
-from .poller.ports import ChannelUnavailableError
+from ir2dis_cog.core.cards import RaceCard, card_marker
+from ir2dis_cog.poller.ports import ChannelUnavailableError
+from ir2dis_cog.red.embeds import card_to_embed
 
 if TYPE_CHECKING:
     from redbot.core.bot import Red

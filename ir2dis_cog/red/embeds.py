@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import discord
 from discord.utils import escape_markdown, escape_mentions
 
-from .cards import (
+from ir2dis_cog.core.cards import (
     MISSING,
     DriverLine,
     EntryLine,

@@ -12,8 +12,9 @@ from redbot.core import commands
 from redbot.core.utils.chat_formatting import escape, humanize_list, pagify
 from redbot.core.utils.views import SimpleMenu
 
-from .cards import build_card
-from .driver_input import (
+from ir2dis_cog.config.settings import timezone_names, valid_timezone
+from ir2dis_cog.core.cards import build_card
+from ir2dis_cog.core.driver_input import (
     Candidate,
     DriverInputError,
     autocomplete_choices,
@@ -22,19 +23,18 @@ from .driver_input import (
     parse_driver_query,
     pick_candidate,
 )
-from .embeds import card_to_embed
-from .iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
-from .poller.detection import RaceRef, baseline_mark
-from .publisher import missing_permissions
-from .settings import timezone_names, valid_timezone
-from .status import StatusView, format_status
+from ir2dis_cog.core.status_text import StatusView, format_status
+from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
+from ir2dis_cog.iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
+from ir2dis_cog.red.embeds import card_to_embed
+from ir2dis_cog.red.publisher import missing_permissions
 
 if TYPE_CHECKING:
     from redbot.core.bot import Red
 
-    from .iracing.client import IRacingClient
-    from .settings import Settings
-    from .store import Store
+    from ir2dis_cog.config.settings import Settings
+    from ir2dis_cog.iracing.client import IRacingClient
+    from ir2dis_cog.store import Store
 
 log = logging.getLogger("red.ir2dis.commands")
 
@@ -251,10 +251,9 @@ class IRacingCommands:
         await ctx.defer()
         found = await self._lookup(driver)
         try:
-            races = await client.get_recent_races(found.cust_id)
-            if not races:
+            newest = newest_race(await client.get_recent_races(found.cust_id))
+            if newest is None:
                 raise UserFacingError(f"{found.display_name} has no recent official races.")
-            newest = max(races, key=lambda r: (r.start_time, r.subsession_id))
             subsession = await client.get_subsession(newest.subsession_id)
         except IRacingError as exc:
             raise _iracing_failure(exc) from None

@@ -16,43 +16,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from ir2dis_cog.config.secrets import Secret, mask_secret
+
 Mode = Literal["standalone", "cog"]
-
-_MASK = "********"
-
-
-class Secret:
-    """A string that never shows itself; ``get()`` is the one way to read it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret('{_MASK}')"
-
-    def __str__(self) -> str:
-        return _MASK
-
-    def __format__(self, spec: str) -> str:
-        return _MASK
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret cannot be pickled")
-
 
 class SettingsError(ValueError):
     """One error naming every missing or invalid key."""
@@ -108,8 +74,6 @@ class Settings:
         if password:
             values.append(password)
         # The masked forms iRacing receives are as good as the secrets: redact them too.
-        from .iracing.auth import mask_secret
-
         if self.iracing_client_secret and self.iracing_client_id:
             values.append(mask_secret(self.iracing_client_secret.get(), self.iracing_client_id))
         if self.iracing_password and self.iracing_email:

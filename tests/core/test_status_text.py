@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir2dis_cog.status import StatusView, format_status
+from ir2dis_cog.core.status_text import StatusView, format_status
 
 
 def test_status_shows_every_fact() -> None:

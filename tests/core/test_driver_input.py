@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ir2dis_cog.driver_input import (
+from ir2dis_cog.core.driver_input import (
     Candidate,
     DriverInputError,
     autocomplete_choices,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .iracing.models import DriverResult, Subsession, TeamResult, license_class, safety_rating
+from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult, license_class, safety_rating
 
 CARD_VERSION = 1
 MISSING = "—"

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from ir2dis_cog.cards import RaceCard, build_card, card_marker
-from ir2dis_cog.embeds import (
+from ir2dis_cog.core.cards import RaceCard, build_card, card_marker
+from ir2dis_cog.iracing.models import CarClass, Subsession
+from ir2dis_cog.red.embeds import (
     COLOUR_NONE,
     COLOUR_OTHER,
     COLOUR_PODIUM,
@@ -22,14 +23,13 @@ from ir2dis_cog.embeds import (
     card_to_embed,
     safe_text,
 )
-from ir2dis_cog.iracing.models import CarClass, Subsession
-from tests.test_cards import (
+from tests.factories import (
     CRAYOLA,
     DNF_NO_LAP,
     SOLO_ID,
     TEAM_ID,
     WINNER,
-    load_sample,
+    load_subsession,
     make_driver,
     make_subsession,
     make_team,
@@ -47,12 +47,12 @@ def hostile_name(i: int, length: int = 200) -> str:
 
 @pytest.fixture(scope="module")
 def solo() -> Subsession:
-    return load_sample("result.json")
+    return load_subsession("result.json")
 
 
 @pytest.fixture(scope="module")
 def team_race() -> Subsession:
-    return load_sample("result_with_team.json")
+    return load_subsession("result_with_team.json")
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ir2dis_cog.settings import Secret, SettingsError, load_settings
+from ir2dis_cog.config.settings import Secret, SettingsError, load_settings
 
 SECRETS = {
     "DISCORD_TOKEN": "discord-token-XYZ.123",

@@ -16,17 +16,17 @@ from redbot.core.bot import Red
 from redbot.core.data_manager import cog_data_path
 from redbot.core.errors import CogLoadError
 
-from .commands import IRacingCommands
-from .iracing.auth_state import state_store_for
-from .iracing.client import IRacingClient
-from .observability.health import HealthChecks, HealthServer
-from .observability.logging import RedactionFilter
-from .observability.metrics import Metrics
-from .owner_commands import OwnerCommands
-from .poller.engine import PollEngine
-from .publisher import DiscordPublisher
-from .settings import Settings, SettingsError, load_settings
-from .store import DatabaseConfigError, DatabaseUnavailableError, Store, open_store
+from ir2dis_cog.config.settings import Settings, SettingsError, load_settings
+from ir2dis_cog.iracing.auth_state import state_store_for
+from ir2dis_cog.iracing.client import IRacingClient
+from ir2dis_cog.observability.health import HealthChecks, HealthServer
+from ir2dis_cog.observability.logging import RedactionFilter
+from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.engine import PollEngine
+from ir2dis_cog.red.iracing_commands import IRacingCommands
+from ir2dis_cog.red.owner_commands import OwnerCommands
+from ir2dis_cog.red.publisher import DiscordPublisher
+from ir2dis_cog.store import DatabaseConfigError, DatabaseUnavailableError, Store, open_store
 
 log = logging.getLogger("red.ir2dis")
 

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 import discord
 from redbot.core import commands
 
-from .settings import Secret, SettingsError, load_settings
-from .store.database import missing_driver_packages, parse_database_url
+from ir2dis_cog.config.settings import Secret, SettingsError, load_settings
+from ir2dis_cog.store.database import missing_driver_packages, parse_database_url
 
 if TYPE_CHECKING:
     from redbot.core import Config
     from redbot.core.bot import Red
 
-    from .settings import Settings
+    from ir2dis_cog.config.settings import Settings
 
 
 class OwnerCommands:

@@ -1,0 +1,1 @@
+"""Settings and secrets: read once from the environment, data/config.json or Red's API tokens."""

@@ -1,0 +1,1 @@
+"""The Discord side: everything that imports discord.py or Red lives in this folder and nowhere else."""
