@@ -266,7 +266,7 @@ log "image built ($(dk image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%d MB
 IR_PORT=$(free_port); DC_PORT=$(free_port); HEALTH_PORT=$(free_port)
 "$PYTHON" -m tests.fakes.iracing_api --port "$IR_PORT" </dev/null >"$WORK/iracing.log" 2>&1 &
 FAKE_PIDS+=($!)
-"$PYTHON" -m tests.fakes.discord_api --port "$DC_PORT" </dev/null >"$WORK/discord.log" 2>&1 &
+"$PYTHON" -m tests.fakes.discord --port "$DC_PORT" </dev/null >"$WORK/discord.log" 2>&1 &
 FAKE_PIDS+=($!)
 IRACING=http://127.0.0.1:$IR_PORT
 DISCORD=http://127.0.0.1:$DC_PORT

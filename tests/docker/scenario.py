@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fakes.discord_api import FakeDiscordRemote, Message
+from tests.fakes.discord import FakeDiscordRemote, Message
 from tests.fakes.iracing_api import FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
 CUST_ID = 345_678

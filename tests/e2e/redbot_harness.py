@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.fakes.discord_api import FakeDiscord, InteractionReply, Message
+from tests.fakes.discord import FakeDiscord, InteractionReply, Message
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.redbot_harness import RedHarness, poll_until
-from tests.fakes.discord_api import CB_DEFERRED, Message
+from tests.fakes.discord import CB_DEFERRED, Message
 from tests.fakes.iracing_api import FakeIRacing, RaceEntry, mask, recent_start
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.redbot_harness import E2E_DIR, RedHarness, RedProcess
-from tests.fakes.discord_api import CB_AUTOCOMPLETE, CB_DEFERRED, CB_MESSAGE, FakeDiscordRemote
+from tests.fakes.discord import CB_AUTOCOMPLETE, CB_DEFERRED, CB_MESSAGE, FakeDiscordRemote
 
 pytestmark = pytest.mark.e2e
 
@@ -129,11 +129,11 @@ async def test_gateway_drop_resumes_and_sigkill_restart_reconnects(red_harness: 
 
 
 async def test_fake_as_a_separate_process_serves_red(red_harness: RedHarness) -> None:
-    """`python -m tests.fakes.discord_api` with its /_fake control routes, Red against it."""
+    """`python -m tests.fakes.discord` with its /_fake control routes, Red against it."""
     import asyncio
 
     fake_proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.discord_api", "--port", "0", "--guilds", "1",
+        sys.executable, "-m", "tests.fakes.discord", "--port", "0", "--guilds", "1",
         stdout=asyncio.subprocess.PIPE,
     )
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, FakeIRacing
 
 REPO = Path(__file__).resolve().parents[2]

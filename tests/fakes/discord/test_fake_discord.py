@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from tests.fakes.discord_api import (
+from tests.fakes.discord import (
     ALL_PERMISSIONS,
+    OPERATIONS,
     PERMISSIONS,
     FakeDiscord,
     FakeDiscordRemote,
@@ -28,8 +30,9 @@ ROLES = {
 
 
 def perms(user: int, roles: list[int], overwrites: list[dict[str, object]]) -> int:
-    return compute_permissions(user_id=user, owner_id=OWNER, guild_id=GUILD, roles=ROLES, member_roles=roles,
-                               overwrites=overwrites)
+    return compute_permissions(
+        user_id=user, owner_id=OWNER, guild_id=GUILD, roles=ROLES, member_roles=roles, overwrites=overwrites
+    )
 
 
 def ow(target: int, kind: int, allow: int = 0, deny: int = 0) -> dict[str, object]:
@@ -60,17 +63,32 @@ def test_message_limits_match_discords() -> None:
     assert "6000" in (validate_message_body({"embeds": two_big}) or "")
 
 
-SCHEMA = [{"type": 1, "name": "track", "options": [
-    {"type": 3, "name": "driver", "required": True}, {"type": 4, "name": "limit"}, {"type": 7, "name": "where"},
-]}]
+SCHEMA = [
+    {
+        "type": 1,
+        "name": "track",
+        "options": [
+            {"type": 3, "name": "driver", "required": True},
+            {"type": 4, "name": "limit"},
+            {"type": 7, "name": "where"},
+        ],
+    }
+]
 
 
 def test_options_are_typed_by_the_registered_schema() -> None:
     opts = build_command_options(SCHEMA, ["track"], {"driver": 123, "limit": "5", "where": 77}, None)
-    assert opts == [{"type": 1, "name": "track", "options": [
-        {"type": 3, "name": "driver", "value": "123"}, {"type": 4, "name": "limit", "value": 5},
-        {"type": 7, "name": "where", "value": "77"},
-    ]}]
+    assert opts == [
+        {
+            "type": 1,
+            "name": "track",
+            "options": [
+                {"type": 3, "name": "driver", "value": "123"},
+                {"type": 4, "name": "limit", "value": 5},
+                {"type": 7, "name": "where", "value": "77"},
+            ],
+        }
+    ]
     focused = build_command_options(SCHEMA, ["track"], {"driver": "Ma"}, "driver")
     assert focused[0]["options"] == [{"type": 3, "name": "driver", "value": "Ma", "focused": True}]
     with pytest.raises(ValueError, match="no option 'nope'"):
@@ -106,7 +124,10 @@ async def test_rest_answers_are_exact_json_and_need_the_token(fake: FakeDiscord,
     async with http.get("/api/v10/no/such/route") as r:
         assert r.status == 404
     assert [(q.path, q.status) for q in fake.requests()] == [
-        ("/users/@me", 200), ("/users/@me", 401), ("/gateway/bot", 200), ("/no/such/route", 404),
+        ("/users/@me", 200),
+        ("/users/@me", 401),
+        ("/gateway/bot", 200),
+        ("/no/such/route", 404),
     ]
 
 
@@ -115,8 +136,9 @@ async def test_messages_history_permissions_and_limits(fake: FakeDiscord, http: 
     cid = fake.add_channel(gid, "results")
     ids = []
     for i in range(5):
-        async with http.post(f"/api/v10/channels/{cid}/messages",
-                             json={"content": f"m{i}", "embeds": [{"title": f"t{i}"}]}) as r:
+        async with http.post(
+            f"/api/v10/channels/{cid}/messages", json={"content": f"m{i}", "embeds": [{"title": f"t{i}"}]}
+        ) as r:
             assert r.status == 200
             ids.append(int((await r.json())["id"]))
     async with http.get(f"/api/v10/channels/{cid}/messages", params={"limit": "2"}) as r:
@@ -209,13 +231,19 @@ async def test_commands_and_interaction_callbacks(fake: FakeDiscord, http: aioht
     gid = fake.add_guild()
     cid = fake.add_channel(gid)
     app = fake.application_id
-    async with http.put(f"/api/v10/applications/{app}/commands", json=[
-        {"name": "iracing", "description": "d", "options": SCHEMA},
-    ]) as r:
+    async with http.put(
+        f"/api/v10/applications/{app}/commands",
+        json=[
+            {"name": "iracing", "description": "d", "options": SCHEMA},
+        ],
+    ) as r:
         first_id = (await r.json())[0]["id"]
-    async with http.put(f"/api/v10/applications/{app}/commands", json=[
-        {"name": "iracing", "description": "changed", "options": SCHEMA},
-    ]) as r:
+    async with http.put(
+        f"/api/v10/applications/{app}/commands",
+        json=[
+            {"name": "iracing", "description": "changed", "options": SCHEMA},
+        ],
+    ) as r:
         assert (await r.json())[0]["id"] == first_id  # same name keeps its id
     assert len(fake.command_syncs()) == 2
     with pytest.raises(ValueError, match="not registered"):
@@ -224,8 +252,9 @@ async def test_commands_and_interaction_callbacks(fake: FakeDiscord, http: aioht
     iid = fake.send_slash(gid, fake.owner_id, "iracing", "track", {"driver": "123"})
     token = fake.state.interactions[iid].token
     body = {"type": 5, "data": {"flags": 64}}
-    async with http.post(f"/api/v10/interactions/{iid}/{token}/callback", params={"with_response": "1"},
-                         json=body) as r:
+    async with http.post(
+        f"/api/v10/interactions/{iid}/{token}/callback", params={"with_response": "1"}, json=body
+    ) as r:
         answer = await r.json()
         assert answer["interaction"]["response_message_loading"] is True
         assert answer["interaction"]["response_message_ephemeral"] is True
@@ -233,8 +262,9 @@ async def test_commands_and_interaction_callbacks(fake: FakeDiscord, http: aioht
     async with http.post(f"/api/v10/interactions/{iid}/{token}/callback", json={"type": 4}) as r:
         assert (r.status, (await r.json())["code"]) == (400, 40060)
     assert fake.state.interaction_reply(iid) is None  # still "thinking"
-    async with http.post(f"/api/v10/webhooks/{app}/{token}", params={"wait": "true"},
-                         json={"content": "tracked", "flags": 64}) as r:
+    async with http.post(
+        f"/api/v10/webhooks/{app}/{token}", params={"wait": "true"}, json={"content": "tracked", "flags": 64}
+    ) as r:
         assert r.status == 200
     reply = await fake.wait_for_interaction_reply(iid, timeout=5)
     assert (reply.callback_type, reply.content, reply.ephemeral) == (5, "tracked", True)
@@ -319,3 +349,50 @@ async def test_gateway_resume_replays_what_a_dropped_socket_missed(fake: FakeDis
             await ws.send_json({"op": 6, "d": {"token": fake.token, "session_id": "unknown", "seq": 0}})
             assert (await _frame(ws))["op"] == 9  # invalid session: identify again
     assert fake.gateway_status()["identify_count"] == 1
+
+
+# The surface tests drive the fake with, in-process and remotely.
+CONTROL_OPERATIONS = {
+    *("info", "add_guild", "add_channel", "add_role", "add_member", "set_bot_permissions", "set_overwrite"),
+    *("inject_fault", "clear_faults", "stall", "release_stalled", "stalled_requests"),
+    *("send_message", "send_slash", "send_autocomplete", "disconnect_gateway"),
+    *("messages", "message", "interaction", "commands", "command_syncs", "requests", "gateway_status"),
+    *("wait_change", "wait_for_interaction_reply", "wait_for_identify", "wait_for_command_sync"),
+}
+
+
+def test_each_control_operation_is_mirrored_by_the_remote_with_its_signature() -> None:
+    assert set(OPERATIONS) == CONTROL_OPERATIONS
+    for name in OPERATIONS:
+        remote = getattr(FakeDiscordRemote, name)
+        assert inspect.iscoroutinefunction(remote), name
+        assert inspect.signature(remote) == inspect.signature(getattr(FakeDiscord, name)), name
+        assert remote.__doc__ == getattr(FakeDiscord, name).__doc__, name
+
+
+async def test_remote_results_are_the_in_process_records(fake: FakeDiscord, http: aiohttp.ClientSession) -> None:
+    async with FakeDiscordRemote(fake.url) as remote:
+        gid = await remote.add_guild()
+        cid = await remote.add_channel(gid)
+        await remote.add_role(gid, "racers", ("send_messages", "embed_links"))  # a tuple travels as a list
+        mid = await remote.send_message(cid, "hello")
+        assert await remote.message(mid) == fake.message(mid)
+        await remote.stall("GET", "/users/@me", deliver=True)
+        held = asyncio.create_task(http.get("/api/v10/users/@me"))
+        await fake.wait_until(fake.stalled_requests, 5, "the stall")
+        assert await remote.stalled_requests() == fake.stalled_requests()
+        await remote.release_stalled()
+        (await held).close()
+        assert await remote.requests() == fake.requests() != []
+        assert await remote.command_syncs() == []
+        with pytest.raises(RuntimeError, match="TimeoutError"):
+            await remote.wait_for_command_sync(1, timeout=0.1)
+        with pytest.raises(TypeError):
+            await remote.add_guild(1, "two", "three")  # refused before anything is sent, as in-process
+        info = await remote.info()
+        assert (info["bot_id"], info["api_base"]) == (fake.bot_id, fake.api_base)
+    async with aiohttp.ClientSession(base_url=fake.url) as s:
+        async with s.get("/_fake/info") as r:  # bare, for shell scripts waiting for the fake
+            assert (await r.json())["owner_id"] == fake.owner_id
+        async with s.post("/_fake/start", json={}) as r:  # not an operation
+            assert r.status == 404
