@@ -19,7 +19,7 @@ RUN --mount=type=secret,id=cacert \
     mkdir -p ir2dis_cog standalone \
     && touch ir2dis_cog/__init__.py standalone/__init__.py \
     && /opt/venv/bin/pip install --upgrade pip wheel \
-    && /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip install ".[postgres,mysql]" \
     && rm -rf ir2dis_cog standalone build ./*.egg-info
 COPY ir2dis_cog ./ir2dis_cog
 COPY standalone ./standalone

@@ -77,8 +77,15 @@ class Options:
     activity: float = 1.0
 
     def world(self) -> World:
-        return build_world(servers=self.servers, pairs=self.pairs, drivers=self.drivers, hours=self.hours,
-                           interval=self.interval, seed=self.seed, activity=self.activity)
+        return build_world(
+            servers=self.servers,
+            pairs=self.pairs,
+            drivers=self.drivers,
+            hours=self.hours,
+            interval=self.interval,
+            seed=self.seed,
+            activity=self.activity,
+        )
 
     def argv(self) -> list[str]:
         return [f"--{k.replace('_', '-')}={v}" for k, v in asdict(self).items()]
@@ -86,19 +93,31 @@ class Options:
 
 # --- the fake iRacing process ----------------------------------------------------------------
 
+
 async def serve_fake(opts: Options, workdir: Path) -> None:
     from tests.fakes.iracing_api import FakeIRacing, RaceEntry
 
     world = opts.world()
     clock = SimClock(world.start, opts.speed)
-    fake = FakeIRacing(clock=clock.now, latency_ms=DATA_LATENCY_MS / opts.speed,
-                       s3_latency_ms=S3_LATENCY_MS / opts.speed, rate_limit=RATE_LIMIT, rate_window=RATE_WINDOW,
-                       link_ttl=600)
+    fake = FakeIRacing(
+        clock=clock.now,
+        latency_ms=DATA_LATENCY_MS / opts.speed,
+        s3_latency_ms=S3_LATENCY_MS / opts.speed,
+        rate_limit=RATE_LIMIT,
+        rate_window=RATE_WINDOW,
+        link_ttl=600,
+    )
 
     def add(race: Any) -> None:
         entries = [RaceEntry((c,)) for c in race.drivers] + [RaceEntry((c,)) for c in race.fillers]
-        fake.add_race(entries, subsession_id=race.subsession_id, session_start_time=race.start,
-                      race_minutes=race.minutes, series_name="Benchmark Cup", track_name="Sim Raceway")
+        fake.add_race(
+            entries,
+            subsession_id=race.subsession_id,
+            session_start_time=race.start,
+            race_minutes=race.minutes,
+            series_name="Benchmark Cup",
+            track_name="Sim Raceway",
+        )
 
     for race in world.history():
         add(race)
@@ -115,9 +134,9 @@ async def serve_fake(opts: Options, workdir: Path) -> None:
             add(future[i])
             i += 1
         await asyncio.sleep(0.01)
-    (workdir / "requests.json").write_text(json.dumps([
-        [r.at, r.kind, r.path, r.query, r.status] for r in fake.requests if r.kind == "data"
-    ]))
+    (workdir / "requests.json").write_text(
+        json.dumps([[r.at, r.kind, r.path, r.query, r.status] for r in fake.requests if r.kind == "data"])
+    )
     (workdir / "fake.done").write_text("ok")
     await fake.stop()
 
@@ -132,6 +151,7 @@ async def _wait_for_go(workdir: Path) -> float:
 
 # --- the strategies ----------------------------------------------------------------------------
 
+
 class CountingPublisher:
     """Discord stand-in: counts every message with the simulated time it was sent."""
 
@@ -144,8 +164,7 @@ class CountingPublisher:
         return len(self.sent)
 
     async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
-        return next((i + 1 for i, (c, s, _) in enumerate(self.sent) if c == channel_id and s == subsession_id),
-                    None)
+        return next((i + 1 for i, (c, s, _) in enumerate(self.sent) if c == channel_id and s == subsession_id), None)
 
 
 def _settings(base_url: str, opts: Options, data_dir: Path) -> Any:
@@ -153,10 +172,15 @@ def _settings(base_url: str, opts: Options, data_dir: Path) -> Any:
     from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
     env = {
-        "IRACING_EMAIL": FAKE_EMAIL, "IRACING_PASSWORD": FAKE_PASSWORD, "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
-        "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET, "IRACING_API_BASE": base_url,
-        "IRACING_OAUTH_URL": f"{base_url}/oauth2/token", "IRACING_CONCURRENCY": str(opts.concurrency),
-        "POLL_INTERVAL_SECONDS": str(int(opts.interval)), "LOG_LEVEL": "WARNING",
+        "IRACING_EMAIL": FAKE_EMAIL,
+        "IRACING_PASSWORD": FAKE_PASSWORD,
+        "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
+        "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET,
+        "IRACING_API_BASE": base_url,
+        "IRACING_OAUTH_URL": f"{base_url}/oauth2/token",
+        "IRACING_CONCURRENCY": str(opts.concurrency),
+        "POLL_INTERVAL_SECONDS": str(int(opts.interval)),
+        "LOG_LEVEL": "WARNING",
     }
     return load_settings(environ=env, config_file=data_dir / "absent.json", mode="cog", data_dir=data_dir)
 
@@ -188,22 +212,28 @@ async def run_strategy(opts: Options, workdir: Path, strategy: str) -> None:
         tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1, rate_reserve=-(10**9))
     setup = _setup_engine if strategy == "engine" else _setup_naive
     run = await setup(world, workdir, settings, metrics, publisher, clock)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=tuning,
-                             clock=clock.now) as client:
+    async with IRacingClient(
+        settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=tuning, clock=clock.now
+    ) as client:
         (workdir / f"{strategy}.ready").write_text("ok")
         clock.start(await _wait_for_go(workdir))
         cycles = await run(client)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    (workdir / f"{strategy}.json").write_text(json.dumps({
-        "cycles": cycles,
-        "posts": [[world.guild_of_channel(c), s, t] for c, s, t in publisher.sent],
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-    }))
+    (workdir / f"{strategy}.json").write_text(
+        json.dumps(
+            {
+                "cycles": cycles,
+                "posts": [[world.guild_of_channel(c), s, t] for c, s, t in publisher.sent],
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+            }
+        )
+    )
 
 
-async def _setup_engine(world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any,
-                        clock: SimClock) -> Any:
+async def _setup_engine(
+    world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any, clock: SimClock
+) -> Any:
     from ir2dis_cog.poller.engine import PollEngine
     from ir2dis_cog.store import open_store
 
@@ -218,7 +248,7 @@ async def _setup_engine(world: World, workdir: Path, settings: Any, metrics: Any
             await store.drivers.track(g, d, f"Driver {d}", None, now=t)
 
     async def run(client: Any) -> list[dict[str, Any]]:
-        engine = PollEngine(store, client, publisher, settings, metrics, clock, owner="bench")
+        engine = PollEngine(store, client, publisher, settings, metrics, clock, process="bench")
         await engine.resolve_unfinished()
         cycles: list[dict[str, Any]] = []
         tick = world.start
@@ -233,8 +263,9 @@ async def _setup_engine(world: World, workdir: Path, settings: Any, metrics: Any
     return run
 
 
-async def _setup_naive(world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any,
-                       clock: SimClock) -> Any:
+async def _setup_naive(
+    world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any, clock: SimClock
+) -> Any:
     """Today's bots: every server polls each of its drivers every interval, fetches each new race per
     driver and posts it per driver; on a 429 it waits for the reset and tries again."""
     from ir2dis_cog.core.cards import build_card
@@ -282,6 +313,7 @@ async def _setup_naive(world: World, workdir: Path, settings: Any, metrics: Any,
 
 
 # --- the orchestration and the report ------------------------------------------------------------
+
 
 def _child(opts: Options, workdir: Path, role: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "benchmarks.poll_cycle", f"--role={role}", f"--workdir={workdir}", *opts.argv()]
@@ -343,8 +375,9 @@ def analyse(world: World, result: dict[str, Any]) -> dict[str, Any]:
     duplicated = sum(n - 1 for n in sent.values() if n > 1)
     unexpected = [k for k in sent if k not in anything.posts]
     lat_all = [(first_at[k] - at) / 60 for k, at in must.posts.items() if k in first_at]
-    lat_active = [(first_at[k] - at) / 60 for k, at in must.posts.items()
-                  if k in first_at and k in must.recently_active]
+    lat_active = [
+        (first_at[k] - at) / 60 for k, at in must.posts.items() if k in first_at and k in must.recently_active
+    ]
 
     # Requests per cycle, from the fake's own log, against the lower bound of that cycle.
     starts = [c["started_at"] for c in result["cycles"]] + [float("inf")]
@@ -387,8 +420,10 @@ def analyse(world: World, result: dict[str, Any]) -> dict[str, Any]:
         "unexpected": len(unexpected),
         "late_extra": sum(1 for k in sent if k in anything.posts and k not in must.posts),
         "missed_posts": sorted(missed)[:50],
-        "p50_active": _pct(lat_active, 0.5), "p95_active": _pct(lat_active, 0.95),
-        "p50_all": _pct(lat_all, 0.5), "p95_all": _pct(lat_all, 0.95),
+        "p50_active": _pct(lat_active, 0.5),
+        "p95_active": _pct(lat_active, 0.95),
+        "p50_all": _pct(lat_all, 0.5),
+        "p95_all": _pct(lat_all, 0.95),
         "cpu_seconds": result["cpu_seconds"],
         "peak_rss_mb": result["peak_rss_mb"],
         "cycle_duration_max_min": max((c["duration"] for c in result["cycles"]), default=0) / 60,
@@ -443,15 +478,17 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         cells = [_fmt(results[n].get(key), pattern) for n in names]
         if len(names) == 2:
             a, b = results["engine"].get(key), results["naive"].get(key)
-            cells.append(f"{b / a:.2f}x" if isinstance(a, int | float) and isinstance(b, int | float) and a
-                         else "n/a")
+            cells.append(f"{b / a:.2f}x" if isinstance(a, int | float) and isinstance(b, int | float) and a else "n/a")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.poll_cycle", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.poll_cycle",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--scale", type=float, default=1.0, help="multiply servers, pairs and drivers")
     p.add_argument("--servers", type=int, default=1000)
     p.add_argument("--pairs", type=int, default=5000)
@@ -463,10 +500,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--activity", type=float, default=1.0, help="multiply how often drivers race")
     p.add_argument("--strategy", choices=("both", "engine", "naive"), default="both")
-    p.add_argument("--smoke", action="store_true",
-                   help="a small, busy world: 40 servers, 80 drivers racing 8x as often, 30 minutes")
-    p.add_argument("--write", type=Path, default=None, help="write the report here (default RESULTS.md, "
-                   "not in smoke mode)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a small, busy world: 40 servers, 80 drivers racing 8x as often, 30 minutes",
+    )
+    p.add_argument(
+        "--write", type=Path, default=None, help="write the report here (default RESULTS.md, not in smoke mode)"
+    )
     p.add_argument("--append", action="store_true", help="add the report to the file instead of replacing it")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
     p.add_argument("--role", default=None, help=argparse.SUPPRESS)
@@ -476,10 +517,17 @@ def main(argv: list[str] | None = None) -> int:
         args.servers, args.pairs, args.drivers, args.hours, args.speed = 40, 160, 80, 0.5, 150.0
         args.activity = 8.0
     scale = 1.0 if args.role else args.scale
-    opts = Options(servers=round(args.servers * scale), pairs=round(args.pairs * scale),
-                   drivers=round(args.drivers * scale), hours=args.hours, speed=args.speed,
-                   interval=args.interval, concurrency=args.concurrency, seed=args.seed,
-                   activity=args.activity)
+    opts = Options(
+        servers=round(args.servers * scale),
+        pairs=round(args.pairs * scale),
+        drivers=round(args.drivers * scale),
+        hours=args.hours,
+        speed=args.speed,
+        interval=args.interval,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        activity=args.activity,
+    )
     if args.role == "fake":
         asyncio.run(serve_fake(opts, args.workdir))
         return 0
@@ -489,9 +537,12 @@ def main(argv: list[str] | None = None) -> int:
 
     world = opts.world()
     strategies = ["engine", "naive"] if args.strategy == "both" else [args.strategy]
-    print(f"world: {len(world.guilds)} servers, {world.pairs()} pairs, {len(world.drivers())} drivers, "
-          f"{len(world.history())} races before tracking, {len(world.future())} races in "
-          f"{opts.hours:g} simulated hours; speed x{opts.speed:g}", flush=True)
+    print(
+        f"world: {len(world.guilds)} servers, {world.pairs()} pairs, {len(world.drivers())} drivers, "
+        f"{len(world.history())} races before tracking, {len(world.future())} races in "
+        f"{opts.hours:g} simulated hours; speed x{opts.speed:g}",
+        flush=True,
+    )
     results: dict[str, dict[str, Any]] = {}
     for strategy in strategies:
         started = time.time()
@@ -515,17 +566,20 @@ def main(argv: list[str] | None = None) -> int:
 def _markdown(command: str, opts: Options, world: World, results: dict[str, dict[str, Any]], report: str) -> str:
     shared = sum(1 for r in world.future() if len(r.drivers) > 1)
     lines = [
-        "# Poll-cycle benchmark", "",
-        f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())}"
-        f" ({os.cpu_count()} CPUs, shared).", "",
+        "# Poll-cycle benchmark",
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())} ({os.cpu_count()} CPUs, shared).",
+        "",
         f"World: {len(world.guilds)} servers, {world.pairs()} (server, driver) pairs over "
         f"{len(world.drivers())} drivers; {len(world.future())} races came out during "
         f"{opts.hours:g} simulated hours ({shared} with several tracked drivers), then "
         f"{DRAIN_SECONDS / 60:g} more minutes of polling so the idlest drivers come round; "
         f"poll interval {opts.interval:g} s, {RATE_LIMIT} requests per {RATE_WINDOW:g} s window, "
         f"{DATA_LATENCY_MS:g} ms per data call and {S3_LATENCY_MS:g} ms per S3 link, concurrency "
-        f"{opts.concurrency}; simulated time ran {opts.speed:g}x the wall clock.", "",
-        report, "",
+        f"{opts.concurrency}; simulated time ran {opts.speed:g}x the wall clock.",
+        "",
+        report,
+        "",
     ]
     return "\n".join(lines)
 

@@ -155,12 +155,24 @@ def build_world(
         planned.append((begin, 20.0, begin + 25 * 60, (d,)))
     planned.sort()
     races = [
-        Race(subsession_id=60_000_001 + i, start=begin, minutes=minutes, available_at=available,
-             drivers=racing, fillers=tuple(FILLER_BASE + rng.randrange(FILLERS) for _ in range(rng.randint(3, 9))))
+        Race(
+            subsession_id=60_000_001 + i,
+            start=begin,
+            minutes=minutes,
+            available_at=available,
+            drivers=racing,
+            fillers=tuple(FILLER_BASE + rng.randrange(FILLERS) for _ in range(rng.randint(3, 9))),
+        )
         for i, (begin, minutes, available, racing) in enumerate(planned)
     ]
-    return World(start=start, end=t_to, interval=interval, guilds=guilds,
-                 tracking={g: sorted(ds) for g, ds in tracking.items()}, races=races)
+    return World(
+        start=start,
+        end=t_to,
+        interval=interval,
+        guilds=guilds,
+        tracking={g: sorted(ds) for g, ds in tracking.items()},
+        races=races,
+    )
 
 
 @dataclass(frozen=True)

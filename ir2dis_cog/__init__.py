@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 
 # Read with plain json so that importing the pure core (store, engine, models) never pulls
 # in discord.py or Red.
-__red_end_user_data_statement__: str = json.loads(
-    (Path(__file__).with_name("info.json")).read_text(encoding="utf-8")
-)["end_user_data_statement"]
+__red_end_user_data_statement__: str = json.loads((Path(__file__).with_name("info.json")).read_text(encoding="utf-8"))[
+    "end_user_data_statement"
+]
 
 
 async def setup(bot: Red) -> None:

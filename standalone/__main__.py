@@ -16,7 +16,7 @@ from pathlib import Path
 from ir2dis_cog.config.settings import SettingsError, load_settings
 from ir2dis_cog.observability.logging import configure_standalone_logging, log_event
 
-from .plan import (
+from .startup import (
     EXIT_BAD_SETTINGS,
     EXIT_CONFIGURATION_ERROR,
     EXIT_CRITICAL,
@@ -49,9 +49,15 @@ def main() -> int:
     configure_standalone_logging(settings)
     problem = data_dir_problem(settings.data_dir)
     if problem:
-        log_event(log, "data_dir_unusable", level=logging.CRITICAL, data_dir=str(settings.data_dir), problem=problem,
-                  hint=f"make it writable for uid {os.getuid()}, e.g. sudo chown -R {os.getuid()}:{os.getgid()} "
-                       f"<the host folder mounted there>")
+        log_event(
+            log,
+            "data_dir_unusable",
+            level=logging.CRITICAL,
+            data_dir=str(settings.data_dir),
+            problem=problem,
+            hint=f"make it writable for uid {os.getuid()}, e.g. sudo chown -R {os.getuid()}:{os.getgid()} "
+            f"<the host folder mounted there>",
+        )
         return EXIT_CONFIGURATION_ERROR
 
     # Before anything imports Red: its instance list is found through XDG_CONFIG_HOME.
@@ -64,8 +70,13 @@ def main() -> int:
     import redbot
 
     redbot._early_init()  # Red's logger class and event loop policy, as its own entry point sets them
-    log_event(log, "startup", data_dir=str(settings.data_dir.resolve()), log_format=settings.log_format,
-              health=f"{settings.health_host}:{settings.health_port}")
+    log_event(
+        log,
+        "startup",
+        data_dir=str(settings.data_dir.resolve()),
+        log_format=settings.log_format,
+        health=f"{settings.health_host}:{settings.health_port}",
+    )
     try:
         ensure_instance(data_path)
     except (InstanceSetupError, OSError) as exc:

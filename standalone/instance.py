@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ir2dis_cog.observability.logging import log_event
 
-from .plan import instance_needs_setup, red_paths, setup_command
+from .startup import instance_needs_setup, red_paths, setup_command
 
 log = logging.getLogger("red.ir2dis.standalone")
 

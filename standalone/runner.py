@@ -14,12 +14,12 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.observability.logging import log_event
 
-from .plan import (
+from .startup import (
     APP_COMMAND,
     COG_PACKAGE,
     EXIT_CONFIGURATION_ERROR,
@@ -86,7 +86,9 @@ async def _sync_app_commands(red: Red, marker: Path) -> None:
     import discord
 
     await red.enable_app_command(APP_COMMAND)
-    await red.tree.red_check_enabled()
+    from redbot.core.tree import RedTree
+
+    await cast(RedTree, red.tree).red_check_enabled()  # Red's bot always runs its own tree
     payload = [command.to_dict(red.tree) for command in red.tree.get_commands()]
     fingerprint = commands_fingerprint(payload)
     if fingerprint == _read_marker(marker):
@@ -135,9 +137,13 @@ async def _start(red: Red, settings: Settings) -> None:
         log_event(log, "discord_login_failed", level=logging.CRITICAL, reason="the token was refused")
         sys.exit(EXIT_CONFIGURATION_ERROR)
     except discord.PrivilegedIntentsRequired:
-        log_event(log, "discord_login_failed", level=logging.CRITICAL,
-                  reason="enable the privileged intents (presence, server members, message content) "
-                         "for the bot in the Discord developer portal")
+        log_event(
+            log,
+            "discord_login_failed",
+            level=logging.CRITICAL,
+            reason="enable the privileged intents (presence, server members, message content) "
+            "for the bot in the Discord developer portal",
+        )
         sys.exit(EXIT_CONFIGURATION_ERROR)
 
 
@@ -172,8 +178,21 @@ async def _on_signal(signame: str) -> None:
     sys.exit(EXIT_SHUTDOWN)
 
 
+_SIGNAL_TASKS: set[asyncio.Future[None]] = set()  # held until done, so none is collected early
+
+
+def _schedule_signal(signame: str) -> None:
+    task = asyncio.ensure_future(_on_signal(signame))
+    _SIGNAL_TASKS.add(task)
+    task.add_done_callback(_SIGNAL_TASKS.discard)
+
+
 async def _shutdown(red: Red, exit_code: int) -> None:
-    red._shutdown_mode = exit_code
+    from redbot.core._cli import ExitCodes
+
+    # Red keeps its exit code as one of its own; ours are the same numbers (startup.py).
+    known = {int(code) for code in ExitCodes}
+    red._shutdown_mode = ExitCodes(exit_code) if exit_code in known else ExitCodes.CRITICAL
     try:
         if not red.is_closed():
             # Unloads the cog first: its loop stops after the post in flight, pools and sessions close.
@@ -192,7 +211,7 @@ def run_red(settings: Settings) -> int:
     from redbot.core._cli import parse_cli_flags
     from redbot.core.bot import Red
 
-    from .plan import INSTANCE_NAME
+    from .startup import INSTANCE_NAME
 
     point_discord_at(settings.discord_api_base)
     flags = parse_cli_flags(red_cli_args(cog_search_path(), settings.bot_prefix, settings.bot_owner_id))
@@ -206,7 +225,7 @@ def run_red(settings: Settings) -> int:
         data_manager.load_basic_configuration(INSTANCE_NAME)
         red = Red(cli_flags=flags, description="ir2dis", dm_help=None)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.add_signal_handler(sig, lambda s=sig: asyncio.ensure_future(_on_signal(s.name)))
+            loop.add_signal_handler(sig, _schedule_signal, sig.name)
         main = loop.create_task(_start(red, settings))
         main.add_done_callback(_exit_on_failure)
         loop.run_forever()

@@ -25,21 +25,52 @@ def load_subsession(name: str) -> Subsession:
 
 def make_driver(cust_id: int, name: str = "Driver", **changes: Any) -> DriverResult:
     base = DriverResult(
-        cust_id=cust_id, display_name=name, finish_position=1, finish_position_in_class=1,
-        starting_position=1, starting_position_in_class=1, car_name="Ford Mustang GT4", car_class_id=1,
-        car_class_name="GT4 Class", car_class_short_name="GT4", laps_complete=10, laps_led=0, incidents=0,
-        best_lap_time=131.7601, average_lap=132.0, old_irating=2000, new_irating=2010, old_sub_level=330,
-        new_sub_level=337, old_license_level=15, new_license_level=15, champ_points=50, reason_out="Running",
+        cust_id=cust_id,
+        display_name=name,
+        finish_position=1,
+        finish_position_in_class=1,
+        starting_position=1,
+        starting_position_in_class=1,
+        car_name="Ford Mustang GT4",
+        car_class_id=1,
+        car_class_name="GT4 Class",
+        car_class_short_name="GT4",
+        laps_complete=10,
+        laps_led=0,
+        incidents=0,
+        best_lap_time=131.7601,
+        average_lap=132.0,
+        old_irating=2000,
+        new_irating=2010,
+        old_sub_level=330,
+        new_sub_level=337,
+        old_license_level=15,
+        new_license_level=15,
+        champ_points=50,
+        reason_out="Running",
     )
     return replace(base, **changes)
 
 
 def make_team(team_id: int, name: str, drivers: tuple[DriverResult, ...], **changes: Any) -> TeamResult:
     base = TeamResult(
-        team_id=team_id, display_name=name, finish_position=1, finish_position_in_class=1, starting_position=1,
-        starting_position_in_class=1, car_name="Porsche 963 GTP", car_class_id=1, car_class_name="GTP",
-        car_class_short_name="GTP", laps_complete=100, laps_led=10, incidents=4, best_lap_time=93.4669,
-        champ_points=100, reason_out="Running", drivers=drivers,
+        team_id=team_id,
+        display_name=name,
+        finish_position=1,
+        finish_position_in_class=1,
+        starting_position=1,
+        starting_position_in_class=1,
+        car_name="Porsche 963 GTP",
+        car_class_id=1,
+        car_class_name="GTP",
+        car_class_short_name="GTP",
+        laps_complete=100,
+        laps_led=10,
+        incidents=4,
+        best_lap_time=93.4669,
+        champ_points=100,
+        reason_out="Running",
+        drivers=drivers,
     )
     return replace(base, **changes)
 
@@ -52,9 +83,22 @@ def make_subsession(
     **changes: Any,
 ) -> Subsession:
     base = Subsession(
-        subsession_id=81425604, series_name="Test Series", series_short_name="Test", season_name="S1",
-        start_time=start, end_time=None, official=True, event_type_name="Race", event_strength_of_field=1500,
-        track_name="Spa", track_config="Grand Prix", car_classes=classes, split_number=2, num_splits=3,
-        field_size=len(results), team_event=any(isinstance(r, TeamResult) for r in results), results=results,
+        subsession_id=81425604,
+        series_name="Test Series",
+        series_short_name="Test",
+        season_name="S1",
+        start_time=start,
+        end_time=None,
+        official=True,
+        event_type_name="Race",
+        event_strength_of_field=1500,
+        track_name="Spa",
+        track_config="Grand Prix",
+        car_classes=classes,
+        split_number=2,
+        num_splits=3,
+        field_size=len(results),
+        team_event=any(isinstance(r, TeamResult) for r in results),
+        results=results,
     )
     return replace(base, **changes)

@@ -30,6 +30,23 @@ def test_the_cog_requires_what_the_project_depends_on_less_the_server_database_d
         assert json.loads((ROOT / hidden / "info.json").read_text())["hidden"] is True
 
 
+def test_versions_and_the_database_driver_extras_agree_everywhere() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    info = json.loads((ROOT / "ir2dis_cog" / "info.json").read_text())
+    red = next(d for d in pyproject["project"]["dependencies"] if _name(d) == "red-discordbot")
+    floor = re.search(r">=([0-9.]+)", red)
+    assert floor is not None and info["min_bot_version"] == floor.group(1)
+    readme = (ROOT / "README.md").read_text()
+    assert f"Needs Red-DiscordBot {floor.group(1)} or newer within 3.5" in readme
+    assert pyproject["project"]["requires-python"].startswith(">=3.11")
+    extras = pyproject["project"]["optional-dependencies"]
+    for extra, dialect in (("postgres", "postgresql"), ("mysql", "mysql")):
+        assert {_name(p) for p in extras[extra]} == {_name(p) for _, p in DRIVER_PACKAGES[dialect]}
+        assert f'".[{extra}]"' in readme
+    assert "ir2dis[postgres,mysql]" in extras["test"]
+    assert ".[postgres,mysql]" in (ROOT / "Dockerfile").read_text()
+
+
 def test_a_sqlite_bot_runs_without_the_server_database_drivers(tmp_path: Path) -> None:
     # A fresh process where importing the PostgreSQL and MariaDB drivers fails, as where they are
     # not installed: the cog's modules load, the SQLite store opens and migrates, and the drivers

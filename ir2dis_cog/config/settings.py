@@ -20,6 +20,7 @@ from ir2dis_cog.config.secrets import Secret, mask_secret
 
 Mode = Literal["standalone", "cog"]
 
+
 class SettingsError(ValueError):
     """One error naming every missing or invalid key."""
 
@@ -56,7 +57,10 @@ class Settings:
 
     def missing_iracing_credentials(self) -> list[str]:
         """The settings the iRacing login still lacks, by their environment names."""
-        needed = {"IRACING_EMAIL": self.iracing_email, "IRACING_PASSWORD": self.iracing_password}
+        needed: dict[str, Secret | str | None] = {
+            "IRACING_EMAIL": self.iracing_email,
+            "IRACING_PASSWORD": self.iracing_password,
+        }
         if self.iracing_auth_mode == "oauth":
             needed["IRACING_CLIENT_ID"] = self.iracing_client_id
             needed["IRACING_CLIENT_SECRET"] = self.iracing_client_secret
@@ -259,9 +263,7 @@ def load_settings(
                 values[name] = int(text)
         elif key == "DEFAULT_TIMEZONE":
             if not valid_timezone(text.strip()):
-                problems.append(
-                    f"DEFAULT_TIMEZONE: unknown time zone {text!r}; use an IANA name like Europe/Berlin"
-                )
+                problems.append(f"DEFAULT_TIMEZONE: unknown time zone {text!r}; use an IANA name like Europe/Berlin")
             else:
                 values[name] = text.strip()
         elif key in ("IRACING_AUTH_STATE_FILE", "DATA_DIR"):

@@ -38,6 +38,7 @@ class CardFormatError(ValueError):
 
 # --- the card --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class DriverLine:
     """One tracked driver's own numbers (in a team race: their stints, not the car's)."""
@@ -144,6 +145,7 @@ def results_url(subsession_id: int) -> str:
 
 # --- JSON codec (explicit per class: the format is stored, so it must not drift silently) -----
 
+
 def _encode(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
@@ -193,6 +195,7 @@ def _decode_card(raw: Mapping[str, Any]) -> RaceCard:
 
 
 # --- building ---------------------------------------------------------------------------------
+
 
 def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str) -> RaceCard:
     """The card for one server: every car of this race that carries a driver the server tracks.
@@ -291,6 +294,7 @@ def _entry_line(
 
 
 # --- formatters (pure; shared with the embed) -------------------------------------------------
+
 
 def format_local_time(moment: datetime, timezone: str) -> str:
     """``Sat 22 Nov 08:00 CET`` in ``timezone`` (UTC when the zone is unknown)."""

@@ -51,6 +51,7 @@ def account_fingerprint(settings: Settings) -> str:
 
 # --- the token pair (pure) ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenPair:
     access_token: str
@@ -66,9 +67,7 @@ class TokenPair:
         return now < self.refresh_at
 
     def can_refresh(self, now: float) -> bool:
-        return self.refresh_token is not None and (
-            self.refresh_expires_at is None or now < self.refresh_expires_at - 5
-        )
+        return self.refresh_token is not None and (self.refresh_expires_at is None or now < self.refresh_expires_at - 5)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,8 +90,9 @@ class TokenPair:
                 expires_at=float(data["expires_at"]),
                 refresh_at=float(data.get("refresh_at", data["expires_at"])),
                 refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-                refresh_expires_at=(float(data["refresh_expires_at"])
-                                    if data.get("refresh_expires_at") is not None else None),
+                refresh_expires_at=(
+                    float(data["refresh_expires_at"]) if data.get("refresh_expires_at") is not None else None
+                ),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -123,6 +123,7 @@ def token_pair_from_response(body: Any, now: float) -> TokenPair:
 
 
 # --- throttle and circuit breaker for full logins (pure state, explicit clock) ---------------------
+
 
 @dataclass
 class LoginGuard:
@@ -169,8 +170,9 @@ class LoginGuard:
         self.consecutive_failures += 1
         if self.consecutive_failures < self.failure_threshold:
             return False
-        self._current_open = (min(self._current_open * 2, self.max_open_seconds)
-                              if self._current_open else self.open_seconds)
+        self._current_open = (
+            min(self._current_open * 2, self.max_open_seconds) if self._current_open else self.open_seconds
+        )
         self.open_until = now + self._current_open
         return True
 
@@ -180,6 +182,7 @@ def _clock_text(epoch: float) -> str:
 
 
 # --- the authenticators ---------------------------------------------------------------------------
+
 
 class Authenticator(Protocol):
     async def request_headers(self) -> dict[str, str]:
@@ -286,15 +289,22 @@ class _BaseAuthenticator:
         except AuthError as exc:
             self._metrics.auth_failures_total.inc()
             self._last_error = str(exc)
-            log_event(log, "auth_failure", f"iRacing login failed: {exc}", level=logging.WARNING,
-                      consecutive_failures=self._guard.consecutive_failures + 1)
+            log_event(
+                log,
+                "auth_failure",
+                f"iRacing login failed: {exc}",
+                level=logging.WARNING,
+                consecutive_failures=self._guard.consecutive_failures + 1,
+            )
             if self._guard.record_failure(self._clock()):
                 assert self._guard.open_until is not None
                 log.error(
                     "iRacing login failed %d times in a row (%s); logins paused until %s. "
                     "Check the iRacing settings (IRACING_EMAIL, IRACING_PASSWORD, IRACING_CLIENT_ID, "
                     "IRACING_CLIENT_SECRET).",
-                    self._guard.consecutive_failures, exc, _clock_text(self._guard.open_until),
+                    self._guard.consecutive_failures,
+                    exc,
+                    _clock_text(self._guard.open_until),
                 )
             await self._persist()
             raise
@@ -351,8 +361,7 @@ class OAuthAuthenticator(_BaseAuthenticator):
             if self._pair is not None and self._headers() != dict(used):
                 return  # already replaced by another request
             pair = self._pair
-            if (level <= 1 and pair is not None and pair.can_refresh(self._clock())
-                    and await self._try_refresh(pair)):
+            if level <= 1 and pair is not None and pair.can_refresh(self._clock()) and await self._try_refresh(pair):
                 return
             await self._login_guarded(self._password_login)
 
@@ -404,8 +413,10 @@ class OAuthAuthenticator(_BaseAuthenticator):
         self._metrics.iracing_requests_total.labels("oauth").inc()
         try:
             async with self._http.post(
-                self._settings.iracing_oauth_url, data=dict(form),
-                headers={"Accept": "application/json"}, timeout=LOGIN_TIMEOUT,
+                self._settings.iracing_oauth_url,
+                data=dict(form),
+                headers={"Accept": "application/json"},
+                timeout=LOGIN_TIMEOUT,
             ) as resp:
                 status = resp.status
                 text = await resp.text()
@@ -465,8 +476,10 @@ class LegacyAuthenticator(_BaseAuthenticator):
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         cookies = (state.get("legacy") or {}).get("cookies")
-        if isinstance(cookies, Mapping) and cookies and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in cookies.items()
+        if (
+            isinstance(cookies, Mapping)
+            and cookies
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in cookies.items())
         ):
             self._cookies = dict(cookies)
 

@@ -63,8 +63,9 @@ class FileAuthStateStore:
             data = json.loads(text)
         except json.JSONDecodeError:
             # The content is never quoted: it holds tokens.
-            log.warning("iRacing auth state file is not valid JSON; starting without it",
-                        extra={"path": str(self.path)})
+            log.warning(
+                "iRacing auth state file is not valid JSON; starting without it", extra={"path": str(self.path)}
+            )
             return None
         return data if isinstance(data, dict) else None
 

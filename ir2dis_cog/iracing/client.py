@@ -127,7 +127,7 @@ def chunk_urls(endpoint: str, info: Mapping[str, Any]) -> list[str]:
 
 def _batches(ids: Iterable[int], size: int) -> list[list[int]]:
     unique = sorted(set(ids))
-    return [unique[i:i + size] for i in range(0, len(unique), size)]
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
 def _check_id(name: str, value: int) -> int:
@@ -159,8 +159,9 @@ class IRacingClient:
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         reserve = self._tuning.rate_reserve if self._tuning.rate_reserve is not None else concurrency
-        self._limiter = RateLimiter(reserve=reserve, max_wait=self._tuning.max_rate_wait, clock=clock,
-                                    on_update=self._budget_changed)
+        self._limiter = RateLimiter(
+            reserve=reserve, max_wait=self._tuning.max_rate_wait, clock=clock, on_update=self._budget_changed
+        )
         self._http: aiohttp.ClientSession | None = None
         self._auth: Authenticator | None = None
         self._data_call = self._with_retries(self._data_once, data_api=True)
@@ -170,16 +171,18 @@ class IRacingClient:
 
     async def __aenter__(self) -> IRacingClient:
         t = self._tuning
-        connector = aiohttp.TCPConnector(limit=self._concurrency * 2, limit_per_host=self._concurrency + 1,
-                                         ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            limit=self._concurrency * 2, limit_per_host=self._concurrency + 1, ttl_dns_cache=300
+        )
         self._http = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=t.request_timeout, connect=t.connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),  # credentials go out only where we put them
             headers={"User-Agent": USER_AGENT},
         )
-        self._auth = build_authenticator(self._settings, self._store, self._metrics, self._http,
-                                         clock=self._clock, guard=self._guard)
+        self._auth = build_authenticator(
+            self._settings, self._store, self._metrics, self._http, clock=self._clock, guard=self._guard
+        )
         return self
 
     async def __aexit__(
@@ -219,9 +222,9 @@ class IRacingClient:
 
     async def get_members(self, cust_ids: Iterable[int]) -> list[Member]:
         batches = _batches((_check_id("cust_id", c) for c in cust_ids), self._tuning.members_batch)
-        answers = await asyncio.gather(*(
-            self._call(models.MEMBER_GET, {"cust_ids": ",".join(map(str, batch))}) for batch in batches
-        ))
+        answers = await asyncio.gather(
+            *(self._call(models.MEMBER_GET, {"cust_ids": ",".join(map(str, batch))}) for batch in batches)
+        )
         return [member for body in answers for member in models.parse_members(body)]
 
     async def search_drivers(self, text: str) -> list[DriverLookup]:
@@ -255,8 +258,7 @@ class IRacingClient:
                 except _LinkExpired:
                     if attempt:
                         raise IRacingError(f"the iRacing download link for {endpoint} kept expiring") from None
-                    log.info("iRacing download link expired; asking for a new one",
-                             extra={"endpoint": endpoint})
+                    log.info("iRacing download link expired; asking for a new one", extra={"endpoint": endpoint})
             raise AssertionError("unreachable")
         except _Transient as exc:
             raise IRacingError(f"iRacing did not answer {endpoint} ({exc.reason})") from None
@@ -274,8 +276,11 @@ class IRacingClient:
             except _Unauthorized as exc:
                 if level == 2:
                     break
-                log.info("iRacing answered 401; %s", "refreshing the token" if level == 0 else "logging in again",
-                         extra={"endpoint": endpoint})
+                log.info(
+                    "iRacing answered 401; %s",
+                    "refreshing the token" if level == 0 else "logging in again",
+                    extra={"endpoint": endpoint},
+                )
                 await self.authenticator.recover(exc.used, level + 1)
         self._metrics.auth_failures_total.inc()
         raise AuthError("iRacing kept refusing our credentials (401) after a refresh and a new login")
@@ -302,15 +307,20 @@ class IRacingClient:
         await self._limiter.acquire()
         headers = await self.authenticator.request_headers()
         url = f"{self._settings.iracing_api_base}/data/{endpoint}"
-        status, answer_headers, body = await self._get(endpoint, endpoint.split("/")[0], url, params,
-                                                       headers)
+        status, answer_headers, body = await self._get(endpoint, endpoint.split("/")[0], url, params, headers)
         self._limiter.update(answer_headers)
         if status == 429 or (status == 200 and is_rate_limit_text(body)):
             self._metrics.rate_limited_total.inc()
             announced = parse_rate_headers(answer_headers)
             until = self._limiter.block(announced.reset_at if announced else None)
-            log_event(log, "rate_limited", "iRacing rate limit exceeded; holding every request until the reset",
-                      level=logging.WARNING, endpoint=endpoint, reset_at=round(until, 1))
+            log_event(
+                log,
+                "rate_limited",
+                "iRacing rate limit exceeded; holding every request until the reset",
+                level=logging.WARNING,
+                endpoint=endpoint,
+                reset_at=round(until, 1),
+            )
             raise _RateLimitHit(until)
         if status == 401:
             raise _Unauthorized(headers)
@@ -361,19 +371,33 @@ class IRacingClient:
         t = self._tuning
         # backoff's own log lines would print the call's arguments; ours name the endpoint only.
         wrapped = backoff.on_exception(
-            backoff.expo, _Transient, max_tries=t.transient_tries, factor=t.transient_wait,
-            max_value=t.transient_max_wait, jitter=backoff.full_jitter, logger=None,
+            backoff.expo,
+            _Transient,
+            max_tries=t.transient_tries,
+            factor=t.transient_wait,
+            max_value=t.transient_max_wait,
+            jitter=backoff.full_jitter,
+            logger=None,
             on_backoff=self._log_retry,
         )(call)
         if not data_api:
             return wrapped
         wrapped = backoff.on_exception(
-            backoff.expo, MaintenanceError, max_tries=t.maintenance_tries, factor=t.maintenance_wait,
-            jitter=backoff.random_jitter, logger=None, on_backoff=self._log_retry,
+            backoff.expo,
+            MaintenanceError,
+            max_tries=t.maintenance_tries,
+            factor=t.maintenance_wait,
+            jitter=backoff.random_jitter,
+            logger=None,
+            on_backoff=self._log_retry,
         )(wrapped)
         # The wait itself happens in RateLimiter.acquire, which holds until the announced reset.
         return backoff.on_exception(
-            backoff.constant, _RateLimitHit, max_tries=t.rate_limit_tries, interval=0, jitter=None,
+            backoff.constant,
+            _RateLimitHit,
+            max_tries=t.rate_limit_tries,
+            interval=0,
+            jitter=None,
             logger=None,
         )(wrapped)
 
@@ -382,10 +406,15 @@ class IRacingClient:
         exc = details.get("exception")
         reason = exc.reason if isinstance(exc, _Transient) else type(exc).__name__
         endpoint = details["args"][0] if details.get("args") else "?"
-        log.warning("iRacing request failed; retrying", extra={
-            "endpoint": endpoint, "reason": reason, "tries": details.get("tries"),
-            "wait_seconds": round(float(details.get("wait", 0.0)), 2),
-        })
+        log.warning(
+            "iRacing request failed; retrying",
+            extra={
+                "endpoint": endpoint,
+                "reason": reason,
+                "tries": details.get("tries"),
+                "wait_seconds": round(float(details.get("wait", 0.0)), 2),
+            },
+        )
 
     def _budget_changed(self, budget: RateBudget) -> None:
         if budget.remaining is not None:

@@ -40,6 +40,7 @@ class _Bad(Exception):
 
 # --- small typed readers (the path names the place for the error message) -------------------
 
+
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise _Bad(where, "expected an object")
@@ -141,6 +142,7 @@ def _parse(endpoint: str, payload: Any, build: Callable[[Any], T]) -> T:
 
 # --- license helpers -------------------------------------------------------------------------
 
+
 def license_class(level: int | None) -> str | None:
     """License level (1..20+) -> class letter: 1-4 R, 5-8 D, 9-12 C, 13-16 B, 17-20 A, above Pro."""
     if level is None or level <= 0:
@@ -157,6 +159,7 @@ def safety_rating(sub_level: int | None) -> float | None:
 
 
 # --- member_recent_races ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class RecentRace:
@@ -222,6 +225,7 @@ def parse_recent_races(payload: Any) -> list[RecentRace]:
 
 
 # --- results/get ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class DriverResult:
@@ -467,8 +471,7 @@ def _split(subsession_id: int, raw_splits: Any) -> tuple[int | None, int]:
     if raw_splits is None:
         return None, 0
     splits = _list(raw_splits, "session_splits")
-    ids = [_int(_obj(s, f"session_splits[{i}]"), "subsession_id", f"session_splits[{i}]")
-           for i, s in enumerate(splits)]
+    ids = [_int(_obj(s, f"session_splits[{i}]"), "subsession_id", f"session_splits[{i}]") for i, s in enumerate(splits)]
     number = ids.index(subsession_id) + 1 if subsession_id in ids else None
     return number, len(ids)
 
@@ -480,12 +483,11 @@ def _subsession(raw: Any) -> Subsession:
     track = _obj(_get(p, "track", w), "track")
     main, main_where = _main_session(_list(_get(p, "session_results", w), "session_results"))
     rows = _list(_get(main, "results", main_where), f"{main_where}.results")
-    results = tuple(sorted(
-        (_result_row(r, f"{main_where}.results[{i}]") for i, r in enumerate(rows)), key=_sort_key
-    ))
+    results = tuple(sorted((_result_row(r, f"{main_where}.results[{i}]") for i, r in enumerate(rows)), key=_sort_key))
     split_number, num_splits = _split(subsession_id, p.get("session_splits"))
-    classes = tuple(_car_class(c, f"car_classes[{i}]")
-                    for i, c in enumerate(_list(p.get("car_classes", []), "car_classes")))
+    classes = tuple(
+        _car_class(c, f"car_classes[{i}]") for i, c in enumerate(_list(p.get("car_classes", []), "car_classes"))
+    )
     return Subsession(
         subsession_id=subsession_id,
         series_name=_str(p, "series_name", w),
@@ -522,6 +524,7 @@ def parse_subsession(payload: Any) -> Subsession:
 
 
 # --- members, lookup, hosted -----------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -571,11 +574,13 @@ def parse_driver_lookup(payload: Any) -> list[DriverLookup]:
         out = []
         for i, raw in enumerate(_list(p, "body")):
             d = _obj(raw, f"[{i}]")
-            out.append(DriverLookup(
-                cust_id=_int(d, "cust_id", f"[{i}]"),
-                display_name=_str(d, "display_name", f"[{i}]"),
-                profile_disabled=_bool(d, "profile_disabled", f"[{i}]"),
-            ))
+            out.append(
+                DriverLookup(
+                    cust_id=_int(d, "cust_id", f"[{i}]"),
+                    display_name=_str(d, "display_name", f"[{i}]"),
+                    profile_disabled=_bool(d, "profile_disabled", f"[{i}]"),
+                )
+            )
         return out
 
     return _parse(LOOKUP_DRIVERS, payload, build)

@@ -126,7 +126,7 @@ class RateLimiter:
     def block(self, reset_at: float | None) -> float:
         """After a 429: nothing goes out before ``reset_at`` (or a whole window when unknown)."""
         now = self._clock()
-        until = (reset_at if reset_at is not None and reset_at > now else now + DEFAULT_WINDOW_SECONDS)
+        until = reset_at if reset_at is not None and reset_at > now else now + DEFAULT_WINDOW_SECONDS
         until += RESET_MARGIN_SECONDS
         self._blocked_until = max(self._blocked_until or 0.0, until)
         b = self._budget

@@ -105,8 +105,9 @@ async def _database_ok(check: Callable[[], Awaitable[bool] | bool]) -> bool:
                 result = await result
             return bool(result)
     except Exception as exc:  # the check failing is the answer, not an error of the server
-        log.warning("health: database ping failed", extra={"event": "health_database_failed",
-                                                            "error": type(exc).__name__})
+        log.warning(
+            "health: database ping failed", extra={"event": "health_database_failed", "error": type(exc).__name__}
+        )
         return False
 
 
@@ -158,8 +159,14 @@ class HealthServer:
             await web.TCPSite(runner, self.host, self.port).start()
         except OSError as exc:
             await runner.cleanup()
-            log_event(log, "health_server_unavailable", level=logging.WARNING, host=self.host, port=self.port,
-                      error=exc.strerror or type(exc).__name__)
+            log_event(
+                log,
+                "health_server_unavailable",
+                level=logging.WARNING,
+                host=self.host,
+                port=self.port,
+                error=exc.strerror or type(exc).__name__,
+            )
             return
         self._runner = runner
         log_event(log, "health_server_started", host=self.host, port=self.port)

@@ -19,43 +19,57 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.poll_cycles_total = Counter(f"{_PREFIX}_poll_cycles", "Poll cycles run, by outcome.",
-                                         ["outcome"], registry=r)
-        self.results_fetched_total = Counter(f"{_PREFIX}_results_fetched",
-                                             "Subsession results fetched from iRacing.", registry=r)
-        self.posts_published_total = Counter(f"{_PREFIX}_posts_published",
-                                             "Result messages published to Discord.", registry=r)
-        self.post_failures_total = Counter(f"{_PREFIX}_post_failures",
-                                           "Result messages that could not be published, by reason.",
-                                           ["reason"], registry=r)
-        self.dedupe_skips_total = Counter(f"{_PREFIX}_dedupe_skips",
-                                          "Posts skipped because they were already claimed or sent.",
-                                          registry=r)
-        self.races_too_old_total = Counter(f"{_PREFIX}_races_too_old",
-                                           "Races of tracked drivers never posted: they ended longer than "
-                                           "MAX_POST_AGE_HOURS ago when first found.", registry=r)
-        self.poll_errors_total = Counter(f"{_PREFIX}_poll_errors",
-                                         "Errors isolated during a cycle, by kind.", ["kind"], registry=r)
-        self.auth_failures_total = Counter(f"{_PREFIX}_auth_failures", "Failed iRacing logins or refreshes.",
-                                           registry=r)
-        self.captcha_required_total = Counter(f"{_PREFIX}_captcha_required",
-                                              "Legacy logins refused with a CAPTCHA demand.", registry=r)
-        self.rate_limited_total = Counter(f"{_PREFIX}_rate_limited",
-                                          "Answers from iRacing saying the rate limit was exceeded.",
-                                          registry=r)
-        self.iracing_requests_total = Counter(f"{_PREFIX}_iracing_requests",
-                                              "HTTP requests sent to the iRacing data API, by kind.",
-                                              ["kind"], registry=r)
-        self.cycle_duration_seconds = Histogram(f"{_PREFIX}_cycle_duration_seconds",
-                                                "Wall time of one poll cycle.",
-                                                buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
-                                                registry=r)
-        self.tracked_drivers = Gauge(f"{_PREFIX}_tracked_drivers", "Distinct drivers tracked by any server.",
-                                     registry=r)
+        self.poll_cycles_total = Counter(
+            f"{_PREFIX}_poll_cycles", "Poll cycles run, by outcome.", ["outcome"], registry=r
+        )
+        self.results_fetched_total = Counter(
+            f"{_PREFIX}_results_fetched", "Subsession results fetched from iRacing.", registry=r
+        )
+        self.posts_published_total = Counter(
+            f"{_PREFIX}_posts_published", "Result messages published to Discord.", registry=r
+        )
+        self.post_failures_total = Counter(
+            f"{_PREFIX}_post_failures",
+            "Result messages that could not be published, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.dedupe_skips_total = Counter(
+            f"{_PREFIX}_dedupe_skips", "Posts skipped because they were already claimed or sent.", registry=r
+        )
+        self.races_too_old_total = Counter(
+            f"{_PREFIX}_races_too_old",
+            "Races of tracked drivers never posted: they ended longer than MAX_POST_AGE_HOURS ago when first found.",
+            registry=r,
+        )
+        self.poll_errors_total = Counter(
+            f"{_PREFIX}_poll_errors", "Errors isolated during a cycle, by kind.", ["kind"], registry=r
+        )
+        self.auth_failures_total = Counter(
+            f"{_PREFIX}_auth_failures", "Failed iRacing logins or refreshes.", registry=r
+        )
+        self.captcha_required_total = Counter(
+            f"{_PREFIX}_captcha_required", "Legacy logins refused with a CAPTCHA demand.", registry=r
+        )
+        self.rate_limited_total = Counter(
+            f"{_PREFIX}_rate_limited", "Answers from iRacing saying the rate limit was exceeded.", registry=r
+        )
+        self.iracing_requests_total = Counter(
+            f"{_PREFIX}_iracing_requests", "HTTP requests sent to the iRacing data API, by kind.", ["kind"], registry=r
+        )
+        self.cycle_duration_seconds = Histogram(
+            f"{_PREFIX}_cycle_duration_seconds",
+            "Wall time of one poll cycle.",
+            buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.tracked_drivers = Gauge(
+            f"{_PREFIX}_tracked_drivers", "Distinct drivers tracked by any server.", registry=r
+        )
         self.guilds = Gauge(f"{_PREFIX}_guilds", "Servers with a results channel set.", registry=r)
-        self.rate_limit_remaining = Gauge(f"{_PREFIX}_rate_limit_remaining",
-                                          "Requests left in the current iRacing rate-limit window.",
-                                          registry=r)
+        self.rate_limit_remaining = Gauge(
+            f"{_PREFIX}_rate_limit_remaining", "Requests left in the current iRacing rate-limit window.", registry=r
+        )
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

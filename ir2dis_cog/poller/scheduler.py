@@ -25,6 +25,7 @@ DEFAULT_WINDOW = 60.0  # iRacing's window is one minute
 
 # --- pure rules -----------------------------------------------------------------------------
 
+
 def poll_period(idle_seconds: float | None, interval: float, max_idle: float) -> float:
     """Seconds between two polls of a driver whose last race started ``idle_seconds`` ago.
 
@@ -122,15 +123,16 @@ def pacing_delay(
 
 # --- the stateful shell -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
-class SchedulePlan:
+class DueDrivers:
     due: tuple[int, ...]
     capacity: int
     deferred: int  # due but left for a later cycle (over budget)
 
 
 class Scheduler:
-    """Remembers when each driver was polled and last seen racing; plans each cycle."""
+    """Remembers when each driver was polled and last seen racing; picks who is due each cycle."""
 
     def __init__(
         self,
@@ -150,9 +152,9 @@ class Scheduler:
         self._active: dict[int, float] = {}
         self._expected_subsessions = 0.0
 
-    def plan(
+    def due_now(
         self, cust_ids: Iterable[int], now: float, activity: Mapping[int, int], limit: int | None
-    ) -> SchedulePlan:
+    ) -> DueDrivers:
         tracked = set(cust_ids)
         # Forget drivers nobody tracks any more, so memory follows the tracked set.
         for gone in [c for c in self._polled if c not in tracked]:
@@ -162,16 +164,13 @@ class Scheduler:
         for cust_id, started_at in activity.items():
             if cust_id in tracked:
                 self.saw_race(cust_id, started_at)
-        timings = {
-            c: DriverTiming(self._polled.get(c), self._active.get(c)) for c in tracked
-        }
-        capacity = cycle_capacity(limit, self.interval, self.window, self.utilization,
-                                  self._expected_subsessions)
+        timings = {c: DriverTiming(self._polled.get(c), self._active.get(c)) for c in tracked}
+        capacity = cycle_capacity(limit, self.interval, self.window, self.utilization, self._expected_subsessions)
         # Spare budget: waiting on idle drivers would save requests nobody needs.
         spare = len(tracked) <= capacity * self.spare_share
         max_idle = self.interval if spare else self.max_idle
         due, deferred = pick_due(timings, now, self.interval, max_idle, capacity)
-        return SchedulePlan(tuple(due), capacity, deferred)
+        return DueDrivers(tuple(due), capacity, deferred)
 
     def adopt(self, other: Scheduler) -> None:
         """Take over what another scheduler learnt (settings changed, history kept)."""
@@ -194,9 +193,6 @@ class Scheduler:
     def note_subsession_fetches(self, count: int) -> None:
         """Feed the results/get count of a cycle into the estimate the next budget reserves."""
         self._expected_subsessions = 0.7 * self._expected_subsessions + 0.3 * count
-
-    def last_active(self, cust_id: int) -> float | None:
-        return self._active.get(cust_id)
 
 
 class Pacer:
@@ -231,9 +227,14 @@ class Pacer:
         async with self._lock:
             while True:
                 wait = pacing_delay(
-                    self._budget(), self._clock.now(), in_flight=self._in_flight,
-                    last_start=self._last_start, blocked_until=self._blocked_until,
-                    window=self._window, reserve=self._reserve, margin=self._margin,
+                    self._budget(),
+                    self._clock.now(),
+                    in_flight=self._in_flight,
+                    last_start=self._last_start,
+                    blocked_until=self._blocked_until,
+                    window=self._window,
+                    reserve=self._reserve,
+                    margin=self._margin,
                 )
                 if wait <= 0:
                     break

@@ -23,6 +23,7 @@ from ir2dis_cog.observability.health import HealthChecks, HealthServer
 from ir2dis_cog.observability.logging import RedactionFilter
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.engine import PollEngine
+from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
 from ir2dis_cog.red.publisher import DiscordPublisher
@@ -45,7 +46,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         # instance_id: stable for this Red instance, so a restart can settle what a killed run claimed.
         self.config.register_global(poll_interval_seconds=None, instance_id=None)
         self.metrics = Metrics()
-        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.client: IRacingClient | None = None
@@ -56,6 +57,17 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         self._redaction = RedactionFilter(())
         # Cycles and client swaps (new credentials) never overlap.
         self._cycle_lock = asyncio.Lock()
+
+    # ----- errors: one handler for every command of the cog -----
+
+    async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:  # type: ignore[override]
+        # (discord.py types ctx as its own generic Context; Red hands its subclass to every cog.)
+        answer = answer_for(ctx, error)
+        if answer is None:
+            # Red's handler takes the unhandled_by_cog keyword, added where discord.py's has none.
+            await self.bot.on_command_error(ctx, error, unhandled_by_cog=True)  # type: ignore[call-arg, arg-type]
+        else:
+            await self._reply(ctx, answer)
 
     # ----- lifecycle -----
 
@@ -102,7 +114,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             publisher=DiscordPublisher(self.bot),
             settings=settings,
             metrics=self.metrics,
-            owner=self.owner,
+            process=self.process_id,
             instance=await self._instance_id(),
         )
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())

@@ -50,6 +50,7 @@ ELLIPSIS = "…"
 
 # --- safe text ---------------------------------------------------------------------------------
 
+
 def _flatten(raw: str) -> str:
     """Control characters (newlines, tabs...) become spaces; runs of spaces become one."""
     spaced = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in raw)
@@ -105,6 +106,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 # --- pieces ----------------------------------------------------------------------------------
+
 
 def _description(card: RaceCard) -> str:
     track = f"**{safe_text(card.track_name, 300)}**"
@@ -166,10 +168,13 @@ def _lap_stats(laps: int, led: int, incidents: int, best: float | None) -> str:
 
 
 def _rating_line(driver: DriverLine) -> str:
-    safety = format_safety(driver.old_license_level, driver.old_sub_level,
-                           driver.new_license_level, driver.new_sub_level)
-    return (f"iRating {format_irating(driver.old_irating, driver.new_irating)} · SR {safety}"
-            f" · Champ pts {format_number(driver.champ_points)}")
+    safety = format_safety(
+        driver.old_license_level, driver.old_sub_level, driver.new_license_level, driver.new_sub_level
+    )
+    return (
+        f"iRating {format_irating(driver.old_irating, driver.new_irating)} · SR {safety}"
+        f" · Champ pts {format_number(driver.champ_points)}"
+    )
 
 
 def _driver_block(driver: DriverLine, *, with_name: bool) -> str:
@@ -211,8 +216,10 @@ def _fit_blocks(head: str, blocks: list[str]) -> str:
 
 def _more_field(card: RaceCard, omitted_drivers: int) -> tuple[str, str]:
     noun = "driver" if omitted_drivers == 1 else "drivers"
-    return (f"{ELLIPSIS}and {omitted_drivers} more",
-            f"{omitted_drivers} more tracked {noun} in this race: [full results]({results_url(card.subsession_id)})")
+    return (
+        f"{ELLIPSIS}and {omitted_drivers} more",
+        f"{omitted_drivers} more tracked {noun} in this race: [full results]({results_url(card.subsession_id)})",
+    )
 
 
 def _choose_fields(card: RaceCard, fields: list[tuple[str, str]], used: int) -> list[tuple[str, str]]:
@@ -232,6 +239,7 @@ def _choose_fields(card: RaceCard, fields: list[tuple[str, str]], used: int) -> 
 
 
 # --- the embed -------------------------------------------------------------------------------
+
 
 def card_to_embed(card: RaceCard) -> discord.Embed:
     """The result message for one race and one server."""

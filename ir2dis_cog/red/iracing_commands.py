@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -16,7 +16,6 @@ from ir2dis_cog.config.settings import timezone_names, valid_timezone
 from ir2dis_cog.core.cards import build_card
 from ir2dis_cog.core.driver_input import (
     Candidate,
-    DriverInputError,
     autocomplete_choices,
     filter_tracked,
     match_tracked,
@@ -25,13 +24,13 @@ from ir2dis_cog.core.driver_input import (
 )
 from ir2dis_cog.core.status_text import StatusView, format_status
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
-from ir2dis_cog.iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
+from ir2dis_cog.iracing.errors import IRacingError
+from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.embeds import card_to_embed
+from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
 
 if TYPE_CHECKING:
-    from redbot.core.bot import Red
-
     from ir2dis_cog.config.settings import Settings
     from ir2dis_cog.iracing.client import IRacingClient
     from ir2dis_cog.store import Store
@@ -39,41 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("red.ir2dis.commands")
 
 
-class UserFacingError(Exception):
-    """A short sentence for the user; never a traceback."""
-
-
-def _iracing_failure(exc: IRacingError) -> UserFacingError:
-    if isinstance(exc, MaintenanceError):
-        return UserFacingError("iRacing is down for maintenance. Try again later.")
-    if isinstance(exc, RateLimitedError):
-        return UserFacingError("iRacing is busy (rate limit reached). Try again in a minute.")
-    if isinstance(exc, NotFoundError):
-        return UserFacingError("iRacing has no such driver or race.")
-    return UserFacingError("iRacing could not be reached just now. Try again later.")
-
-
-# How a command's own exception reaches the error handler: wrapped once by a prefix call, twice by
-# a slash call of a hybrid command (HybridCommandError around app_commands.CommandInvokeError).
-_WRAPPERS = (commands.CommandInvokeError, commands.HybridCommandError, app_commands.CommandInvokeError)
-
-
-def _unwrap(error: Exception) -> list[Exception]:
-    """`error` and the exceptions it wraps, outermost first; the last is what was raised."""
-    chain = [error]
-    while isinstance(chain[-1], _WRAPPERS) and isinstance(getattr(chain[-1], "original", None), Exception):
-        chain.append(chain[-1].original)  # type: ignore[attr-defined]
-    return chain
-
-
-class IRacingCommands:
-    """Command definitions; the cog supplies bot, store, client, settings and engine."""
-
-    bot: Red
-    store: Store | None
-    client: IRacingClient | None
-    settings: Settings | None
-    engine: Any
+class IRacingCommands(MixinMeta):
+    """The /iracing group (also [p]iracing); the cog supplies its state (see ``MixinMeta``)."""
 
     # ----- helpers -----
 
@@ -100,38 +66,13 @@ class IRacingCommands:
                 return Candidate(members[0].cust_id, members[0].display_name)
             found = await client.search_drivers(parsed)
         except IRacingError as exc:
-            raise _iracing_failure(exc) from None
+            raise iracing_failure(exc) from None
         return pick_candidate(parsed, [Candidate(d.cust_id, d.display_name) for d in found])
-
-    @staticmethod
-    async def _reply(ctx: commands.Context, text: str, **kwargs: Any) -> None:
-        await ctx.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
-
-    # ----- error handling: every failure becomes one short sentence -----
-
-    async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
-        chain = _unwrap(error)
-        cause = chain[-1]
-        if isinstance(cause, UserFacingError | DriverInputError):
-            await self._reply(ctx, str(cause))
-        elif isinstance(cause, commands.NoPrivateMessage | app_commands.NoPrivateMessage):
-            await self._reply(ctx, "This command works in a server, not in direct messages.")
-        elif isinstance(cause, commands.CheckFailure | app_commands.CheckFailure):
-            await self._reply(ctx, "You need the Manage Server permission (or the bot's admin role) for this.")
-        elif isinstance(cause, commands.BadArgument | commands.UserInputError | app_commands.TransformerError) and (
-            not isinstance(cause, commands.MissingRequiredArgument)
-        ):
-            await self._reply(ctx, "That input does not fit this command. Try `/iracing` help.")
-        elif any(isinstance(e, commands.CommandInvokeError | app_commands.CommandInvokeError) for e in chain):
-            # The command itself raised: a bug or an outage, not the user's input.
-            log.error("command %s failed", ctx.command.qualified_name if ctx.command else "?", exc_info=cause)
-            await self._reply(ctx, "Something went wrong on our side. The bot owner can find details in the log.")
-        else:
-            await self.bot.on_command_error(ctx, error, unhandled_by_cog=True)  # type: ignore[attr-defined]
 
     # ----- /iracing -----
 
-    @commands.hybrid_group(name="iracing")
+    # discord.py types a group's callback as a method of a Cog; this mixin becomes one in IRacingCog.
+    @commands.hybrid_group(name="iracing")  # type: ignore[arg-type]
     @commands.guild_only()
     async def iracing(self, ctx: commands.Context) -> None:
         """iRacing results: track drivers and get their races posted here."""
@@ -148,7 +89,7 @@ class IRacingCommands:
                 f"I can't post results in {channel.mention}: I am missing {humanize_list(missing)} there."
                 " Nothing was changed."
             )
-        await store.guilds.set_channel(ctx.guild.id, channel.id, now=int(time.time()))
+        await store.guilds.set_channel(self._guild_id(ctx), channel.id, now=int(time.time()))
         await self._reply(ctx, f"Race results will be posted in {channel.mention}.")
 
     @iracing.command(name="track")
@@ -163,8 +104,8 @@ class IRacingCommands:
         try:
             races = await client.get_recent_races(found.cust_id)
         except IRacingError as exc:
-            raise _iracing_failure(exc) from None
-        guild_id = ctx.guild.id
+            raise iracing_failure(exc) from None
+        guild_id = self._guild_id(ctx)
         already = await store.drivers.is_tracked(guild_id, found.cust_id)
         if not already:
             await store.last_seen.set(guild_id, found.cust_id, *baseline_mark(RaceRef.of(r) for r in races))
@@ -200,9 +141,10 @@ class IRacingCommands:
     async def iracing_untrack(self, ctx: commands.Context, *, driver: str) -> None:
         """Stop tracking a driver."""
         store, _, _ = self._ready()
-        tracked = [Candidate(d.cust_id, d.display_name) for d in await store.drivers.list_for_guild(ctx.guild.id)]
+        drivers = await store.drivers.list_for_guild(self._guild_id(ctx))
+        tracked = [Candidate(d.cust_id, d.display_name) for d in drivers]
         found = match_tracked(driver, tracked)
-        await store.drivers.untrack(ctx.guild.id, found.cust_id)
+        await store.drivers.untrack(self._guild_id(ctx), found.cust_id)
         name = escape(found.display_name, formatting=True, mass_mentions=True)
         await self._reply(ctx, f"Stopped tracking **{name}** ({found.cust_id}).")
 
@@ -221,8 +163,8 @@ class IRacingCommands:
     async def iracing_list(self, ctx: commands.Context) -> None:
         """The drivers this server tracks, and the results channel."""
         store, _, _ = self._ready()
-        guild = await store.guilds.get(ctx.guild.id)
-        drivers = await store.drivers.list_for_guild(ctx.guild.id)
+        guild = await store.guilds.get(self._guild_id(ctx))
+        drivers = await store.drivers.list_for_guild(self._guild_id(ctx))
         channel = f"<#{guild.channel_id}>" if guild and guild.channel_id else "not set (`/iracing setchannel`)"
         zone = (guild.timezone if guild and guild.timezone else None) or (
             self.settings.default_timezone if self.settings else "UTC"
@@ -237,7 +179,9 @@ class IRacingCommands:
         lines = "\n".join(
             f"• {escape(d.display_name, formatting=True, mass_mentions=True)} ({d.cust_id})" for d in drivers
         )
-        pages = [f"{header}\n{page}" for page in pagify(lines, page_length=1800)]
+        pages: list[dict[str, str | discord.Embed] | discord.Embed | str] = [
+            f"{header}\n{page}" for page in pagify(lines, page_length=1800)
+        ]
         if len(pages) == 1:
             await ctx.send(pages[0], allowed_mentions=discord.AllowedMentions.none())
         else:
@@ -256,8 +200,8 @@ class IRacingCommands:
                 raise UserFacingError(f"{found.display_name} has no recent official races.")
             subsession = await client.get_subsession(newest.subsession_id)
         except IRacingError as exc:
-            raise _iracing_failure(exc) from None
-        guild = await store.guilds.get(ctx.guild.id)
+            raise iracing_failure(exc) from None
+        guild = await store.guilds.get(self._guild_id(ctx))
         zone = (guild.timezone if guild and guild.timezone else None) or settings.default_timezone
         card = build_card(subsession, {found.cust_id: found.display_name}, zone)
         await ctx.send(embed=card_to_embed(card), allowed_mentions=discord.AllowedMentions.none())
@@ -266,7 +210,8 @@ class IRacingCommands:
     async def _lastrace_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await self._track_autocomplete(interaction, current)
+        choices: list[app_commands.Choice[str]] = await self._track_autocomplete(interaction, current)
+        return choices
 
     @iracing.command(name="settz")
     @commands.admin_or_permissions(manage_guild=True)
@@ -277,7 +222,7 @@ class IRacingCommands:
         name = zone.strip()
         if not valid_timezone(name):
             raise UserFacingError("That is not a time zone I know. Use a name like Europe/Berlin or America/New_York.")
-        await store.guilds.set_timezone(ctx.guild.id, name, now=int(time.time()))
+        await store.guilds.set_timezone(self._guild_id(ctx), name, now=int(time.time()))
         await self._reply(ctx, f"Times in result messages will be shown in {name}.")
 
     @iracing_settz.autocomplete("zone")
@@ -302,10 +247,10 @@ class IRacingCommands:
             budget_remaining=client.budget.remaining,
             budget_limit=client.budget.limit,
             budget_reset_at=client.budget.reset_at,
-            pending_posts=await store.posts.pending_count(ctx.guild.id),
+            pending_posts=await store.posts.pending_count(self._guild_id(ctx)),
             # A week back: older failures were either retried through or long dropped.
-            last_failure=await store.posts.last_failure(ctx.guild.id, since=week_ago),
-            not_posted=await store.posts.dropped_count(ctx.guild.id, since=week_ago),
+            last_failure=await store.posts.last_failure(self._guild_id(ctx), since=week_ago),
+            not_posted=await store.posts.dropped_count(self._guild_id(ctx), since=week_ago),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
         )
         await self._reply(ctx, format_status(view, now=time.time()))

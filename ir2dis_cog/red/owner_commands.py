@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from redbot.core import commands
 
-from ir2dis_cog.config.settings import Secret, SettingsError, load_settings
+from ir2dis_cog.config.secrets import Secret
+from ir2dis_cog.config.settings import SettingsError, load_settings
+from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.store.database import missing_driver_packages, parse_database_url
 
 if TYPE_CHECKING:
-    from redbot.core import Config
-    from redbot.core.bot import Red
-
-    from ir2dis_cog.config.settings import Settings
+    pass
 
 
-class OwnerCommands:
-    bot: Red
-    config: Config
-    settings: Settings | None
-    poll_loop: Any
-    # The cog's: rebuild the settings and hand them to the poll loop and the engine.
-    _reload_settings: Callable[[], Awaitable[None]]
+class OwnerCommands(MixinMeta):
+    """[p]iracingset, for the bot owner; the cog supplies its state (see ``MixinMeta``)."""
 
     @commands.group(name="iracingset")
     @commands.is_owner()
@@ -74,8 +67,10 @@ class OwnerCommands:
         if missing:
             # Saved anyway would only make the next reload fail: say what to install first.
             packages = " ".join(missing)
-            await ctx.send(f"That database needs drivers that are not installed: {packages}. "
-                           f"Run `{ctx.clean_prefix}pipinstall {packages}` first. Nothing was changed.")
+            await ctx.send(
+                f"That database needs drivers that are not installed: {packages}. "
+                f"Run `{ctx.clean_prefix}pipinstall {packages}` first. Nothing was changed."
+            )
             return
         await self.bot.set_shared_api_tokens("ir2dis", database_url=url)
         shown = Secret(url)

@@ -55,7 +55,7 @@ class Store:
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
-            return await self.db.fetchval("SELECT 1") == 1
+            return bool(await self.db.fetchval("SELECT 1") == 1)
         except Exception:
             return False
 

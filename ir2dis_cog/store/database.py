@@ -96,9 +96,7 @@ def parse_database_url(url: str, *, data_dir: Path) -> DatabaseConfig:
     dialect = _SCHEMES.get(scheme)
     if dialect is None:
         shown = scheme if scheme.isalnum() and len(scheme) < 20 else "?"
-        raise DatabaseConfigError(
-            f"DATABASE_URL has an unknown scheme {shown!r}. Accepted forms: {ACCEPTED_URLS}"
-        )
+        raise DatabaseConfigError(f"DATABASE_URL has an unknown scheme {shown!r}. Accepted forms: {ACCEPTED_URLS}")
     if dialect == "sqlite":
         raw_path = unquote(parts.path)
         # sqlite:///rel.db -> "/rel.db" (relative); sqlite:////abs.db -> "//abs.db" (absolute).
@@ -109,9 +107,7 @@ def parse_database_url(url: str, *, data_dir: Path) -> DatabaseConfig:
         else:
             path = data_dir / "ir2dis.sqlite3"
         if parts.netloc:
-            raise DatabaseConfigError(
-                f"DATABASE_URL for SQLite takes no host; accepted forms: {ACCEPTED_URLS}"
-            )
+            raise DatabaseConfigError(f"DATABASE_URL for SQLite takes no host; accepted forms: {ACCEPTED_URLS}")
         return DatabaseConfig("sqlite", path=path)
     database = unquote(parts.path.lstrip("/"))
     if not parts.hostname or not database or "/" in database:
@@ -211,7 +207,7 @@ class SQLiteDatabase(Database):
             cursor = await self._conn.execute(sql, tuple(params))
             count = cursor.rowcount
             await cursor.close()
-            return count
+            return int(count)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         async with self._lock:

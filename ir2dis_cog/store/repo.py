@@ -83,17 +83,12 @@ class GuildRepo:
             found.update((r[0], GuildConfig(*r)) for r in rows)
         return found
 
-    async def count_with_channel(self) -> int:
-        return int(await self._db.fetchval("SELECT COUNT(*) FROM guild WHERE channel_id IS NOT NULL") or 0)
-
 
 class TrackedDriverRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def track(
-        self, guild_id: int, cust_id: int, display_name: str, created_by: int | None, *, now: int
-    ) -> bool:
+    async def track(self, guild_id: int, cust_id: int, display_name: str, created_by: int | None, *, now: int) -> bool:
         """Start tracking. True when the driver is new to this guild or tracked again; idempotent."""
         validate_id(guild_id, "guild id")
         validate_id(cust_id, "cust_id")
@@ -165,16 +160,10 @@ class TrackedDriverRepo:
             guilds[int(cust_id)].add(int(guild_id))
         return {cust: frozenset(gs) for cust, gs in guilds.items()}
 
-    async def count_active_drivers(self) -> int:
-        sql = "SELECT COUNT(DISTINCT cust_id) FROM tracked_driver WHERE active = 1"
-        return int(await self._db.fetchval(sql) or 0)
-
     async def forget_user(self, user_id: int) -> int:
         """Red's data deletion: drop who added a driver; the tracking itself is the server's data."""
         validate_id(user_id, "user id")
-        return await self._db.execute(
-            "UPDATE tracked_driver SET created_by = NULL WHERE created_by = ?", (user_id,)
-        )
+        return await self._db.execute("UPDATE tracked_driver SET created_by = NULL WHERE created_by = ?", (user_id,))
 
 
 class LastSeenRepo:
@@ -246,13 +235,33 @@ class PostRepo:
         validate_id(post.channel_id, "channel id")
         sql = self._db.insert_ignore(
             "post_history",
-            ("guild_id", "subsession_id", "channel_id", "card_json", "race_finished_at",
-             "claimed_at", "claim_owner", "lease_until", "attempts", "state"),
+            (
+                "guild_id",
+                "subsession_id",
+                "channel_id",
+                "card_json",
+                "race_finished_at",
+                "claimed_at",
+                "claim_owner",
+                "lease_until",
+                "attempts",
+                "state",
+            ),
         )
         won = await self._db.execute(
             sql,
-            (post.guild_id, post.subsession_id, post.channel_id, post.card_json, post.race_finished_at,
-             now, owner[:64], now + lease_seconds, 0, "pending"),
+            (
+                post.guild_id,
+                post.subsession_id,
+                post.channel_id,
+                post.card_json,
+                post.race_finished_at,
+                now,
+                owner[:64],
+                now + lease_seconds,
+                0,
+                "pending",
+            ),
         )
         return won == 1
 
@@ -265,9 +274,7 @@ class PostRepo:
         )
         return changed == 1
 
-    async def fail(
-        self, guild_id: int, subsession_id: int, error: str, *, now: int, retry_after: int = 0
-    ) -> None:
+    async def fail(self, guild_id: int, subsession_id: int, error: str, *, now: int, retry_after: int = 0) -> None:
         """Keep the claim for a later try; count the attempt and remember why."""
         await self._db.execute(
             "UPDATE post_history SET attempts = attempts + 1, last_error = ?, last_error_at = ?, "
@@ -321,9 +328,7 @@ class PostRepo:
             (reason[:255], now, guild_id, subsession_id),
         )
 
-    async def skip_too_old(
-        self, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int
-    ) -> bool:
+    async def skip_too_old(self, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int) -> bool:
         """Record a race never posted because it ended too long ago; True the first time only.
 
         The row (state ``dropped``, with its reason) is what makes it reported once, across
@@ -333,12 +338,18 @@ class PostRepo:
         validate_id(subsession_id, "subsession id")
         sql = self._db.insert_ignore(
             "post_history",
-            ("guild_id", "subsession_id", "race_finished_at", "claimed_at", "attempts", "state", "last_error",
-             "last_error_at"),
+            (
+                "guild_id",
+                "subsession_id",
+                "race_finished_at",
+                "claimed_at",
+                "attempts",
+                "state",
+                "last_error",
+                "last_error_at",
+            ),
         )
-        won = await self._db.execute(
-            sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now)
-        )
+        won = await self._db.execute(sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now))
         return won == 1
 
     async def decided(self, guild_id: int, subsession_ids: Iterable[int]) -> frozenset[int]:
@@ -386,9 +397,6 @@ class PostRepo:
             (validate_id(guild_id, "guild id"), since),
         )
         return str(row[0]) if row else None
-
-    async def count_posted(self) -> int:
-        return int(await self._db.fetchval("SELECT COUNT(*) FROM post_history WHERE state = 'posted'") or 0)
 
 
 class AuthStateRepo:

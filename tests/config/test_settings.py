@@ -30,8 +30,11 @@ def test_defaults(tmp_path: Path) -> None:
 
 def test_environment_wins_over_config_file_which_wins_over_defaults(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"POLL_INTERVAL_SECONDS": 120, "DEFAULT_TIMEZONE": "Europe/Berlin",
-                                  "IRACING_CONCURRENCY": "6", **COMPLETE}))
+    config.write_text(
+        json.dumps(
+            {"POLL_INTERVAL_SECONDS": 120, "DEFAULT_TIMEZONE": "Europe/Berlin", "IRACING_CONCURRENCY": "6", **COMPLETE}
+        )
+    )
     env = {"POLL_INTERVAL_SECONDS": "90", "DISCORD_TOKEN": "from-env"}
     s = load_settings(env, config_file=config)
     assert s.poll_interval_seconds == 90  # environment
@@ -64,8 +67,14 @@ def test_every_problem_is_named_in_one_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(env, config_file=tmp_path / "none.json")
     text = str(caught.value)
-    for key in [*env, "DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_ID",
-                "IRACING_CLIENT_SECRET"]:
+    for key in [
+        *env,
+        "DISCORD_TOKEN",
+        "IRACING_EMAIL",
+        "IRACING_PASSWORD",
+        "IRACING_CLIENT_ID",
+        "IRACING_CLIENT_SECRET",
+    ]:
         assert key in text, key
     assert len(caught.value.problems) == len(env) + 5
     assert "hunter2" not in text
@@ -89,17 +98,30 @@ def test_bad_config_file_is_a_named_problem(tmp_path: Path) -> None:
 
 
 def test_cog_mode_takes_secrets_from_red_api_tokens_and_needs_no_discord_token(tmp_path: Path) -> None:
-    tokens = {"client_id": "red-client", "client_secret": "red-secret", "username": "red@example.com",
-              "password": "red-password"}
-    s = load_settings({"IRACING_CLIENT_ID": "env-client"}, config_file=tmp_path / "x.json", mode="cog",
-                      api_tokens=tokens, data_dir=tmp_path)
+    tokens = {
+        "client_id": "red-client",
+        "client_secret": "red-secret",
+        "username": "red@example.com",
+        "password": "red-password",
+    }
+    s = load_settings(
+        {"IRACING_CLIENT_ID": "env-client"},
+        config_file=tmp_path / "x.json",
+        mode="cog",
+        api_tokens=tokens,
+        data_dir=tmp_path,
+    )
     assert s.iracing_client_id == "red-client" and s.discord_token is None
     assert s.iracing_client_secret == Secret("red-secret")
     assert s.missing_iracing_credentials() == []
     # Missing credentials do not stop the cog from loading; they are reported.
     empty = load_settings({}, config_file=tmp_path / "x.json", mode="cog", data_dir=tmp_path)
-    assert empty.missing_iracing_credentials() == ["IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_ID",
-                                                   "IRACING_CLIENT_SECRET"]
+    assert empty.missing_iracing_credentials() == [
+        "IRACING_EMAIL",
+        "IRACING_PASSWORD",
+        "IRACING_CLIENT_ID",
+        "IRACING_CLIENT_SECRET",
+    ]
 
 
 def test_no_secret_in_repr_str_format_or_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

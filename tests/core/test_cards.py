@@ -51,28 +51,42 @@ def team_race() -> Subsession:
 
 # --- the recorded solo race --------------------------------------------------------------------
 
+
 def test_solo_sample_winner(solo: Subsession) -> None:
     card = build_card(solo, {WINNER: "Lukas Schwenk"}, "Europe/Berlin")
     assert card.subsession_id == SOLO_ID
     assert (card.series_name, card.track_name, card.track_config) == (
-        "GT4 Challenge by Falken Tyre", "Nürburgring Grand-Prix-Strecke", "BES/WEC")
+        "GT4 Challenge by Falken Tyre",
+        "Nürburgring Grand-Prix-Strecke",
+        "BES/WEC",
+    )
     assert card.start_epoch == int(datetime(2025, 12, 28, 20, 30, tzinfo=UTC).timestamp()) == 1766953800
     assert card.start_local == "Sun 28 Dec 21:30 CET"
     assert (card.official, card.event_sof, card.split_number, card.num_splits, card.field_size) == (
-        True, 2965, 1, 10, 30)
+        True,
+        2965,
+        1,
+        10,
+        30,
+    )
     assert not card.multiclass and not card.team_event
     (entry,) = card.entries
     assert entry.team is None
     assert (entry.finish_position, entry.start_position, entry.finish_position_in_class) == (1, 1, 1)
     assert format_position(entry.finish_position) == "P1"
     assert (entry.car_name, entry.class_name, entry.class_sof, entry.class_size) == (
-        "Ford Mustang GT4", "GT4 Class", 2961, 30)
+        "Ford Mustang GT4",
+        "GT4 Class",
+        2961,
+        30,
+    )
     (d,) = entry.drivers
     assert (d.cust_id, d.name, d.laps_complete, d.laps_led, d.incidents) == (WINNER, "Lukas Schwenk", 10, 10, 2)
     assert format_lap(d.best_lap_time) == "2:11.760"
     assert format_irating(d.old_irating, d.new_irating) == "6223 → 6260 (+37)"
     assert format_safety(d.old_license_level, d.old_sub_level, d.new_license_level, d.new_sub_level) == (
-        "B 3.30 → B 3.37")
+        "B 3.30 → B 3.37"
+    )
     assert d.champ_points == 184
 
 
@@ -104,6 +118,7 @@ def test_untracked_race_gives_an_empty_card(solo: Subsession) -> None:
 
 
 # --- the recorded multiclass team race ------------------------------------------------------
+
 
 def test_team_multiclass_sample(team_race: Subsession) -> None:
     rows = list(team_race.driver_rows())
@@ -138,7 +153,8 @@ def test_team_sample_round_trips_with_every_driver_tracked(team_race: Subsession
     assert card.more_drivers == 231 - len(kept) > 0
     # The kept cars are the top of the order: the first len(entries) rows of the race.
     assert [e.team.name for e in card.entries if e.team] == [
-        r.display_name for r in team_race.results[: len(card.entries)]]
+        r.display_name for r in team_race.results[: len(card.entries)]
+    ]
     text = card.to_json()
     assert RaceCard.from_json(text) == card
     # Compact: no nulls, no padding, far below a MySQL TEXT column's 64 KiB.
@@ -160,10 +176,22 @@ def test_cards_keep_the_first_cars_and_count_the_rest() -> None:
 
 # --- JSON round trip ----------------------------------------------------------------------------
 
+
 def test_round_trip_keeps_none_and_floats_exactly() -> None:
-    d = make_driver(7, "Zoë \"quotes\" ✓ 🏁", best_lap_time=None, old_irating=None, new_irating=None,
-                    old_sub_level=None, new_sub_level=None, old_license_level=None, new_license_level=None,
-                    champ_points=None, finish_position=None, starting_position=None)
+    d = make_driver(
+        7,
+        'Zoë "quotes" ✓ 🏁',
+        best_lap_time=None,
+        old_irating=None,
+        new_irating=None,
+        old_sub_level=None,
+        new_sub_level=None,
+        old_license_level=None,
+        new_license_level=None,
+        champ_points=None,
+        finish_position=None,
+        starting_position=None,
+    )
     t = make_team(-5, "Team ⚡", (make_driver(8, best_lap_time=61.0001),), best_lap_time=None)
     sub = make_subsession((d, t), track_config=None, event_strength_of_field=None, split_number=None, num_splits=0)
     card = build_card(sub, {7: "", 8: "Eight"}, "UTC")
@@ -171,7 +199,7 @@ def test_round_trip_keeps_none_and_floats_exactly() -> None:
     back = RaceCard.from_json(text)
     assert back == card
     assert text.isascii()
-    assert back.entries[0].drivers[0].name == "Zoë \"quotes\" ✓ 🏁"
+    assert back.entries[0].drivers[0].name == 'Zoë "quotes" ✓ 🏁'
     assert back.entries[0].drivers[0].best_lap_time is None and back.track_config is None
     assert back.entries[1].drivers[0].best_lap_time == 61.0001
     assert isinstance(back.entries, tuple) and isinstance(back.entries[1].drivers, tuple)
@@ -204,6 +232,7 @@ def test_from_json_refuses_a_missing_required_field(solo: Subsession) -> None:
 
 
 # --- time zones -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("utc", "zone", "expected"),
@@ -238,6 +267,7 @@ def test_card_uses_the_servers_zone_but_keeps_the_utc_epoch() -> None:
 
 # --- classes -----------------------------------------------------------------------------------
 
+
 def test_class_size_counted_when_iracing_does_not_announce_it() -> None:
     a = make_driver(1, car_class_id=7, finish_position=1)
     b = make_driver(2, car_class_id=7, finish_position=2)
@@ -248,6 +278,7 @@ def test_class_size_counted_when_iracing_does_not_announce_it() -> None:
 
 
 # --- formatters -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
@@ -287,5 +318,5 @@ def test_irating_and_safety_text() -> None:
 def test_marker_and_link() -> None:
     assert card_marker(81425604) == "Subsession 81425604"
     assert results_url(81425604) == (
-        "https://members-ng.iracing.com/racing/results-stats/results?subsessionid=81425604")
-
+        "https://members-ng.iracing.com/racing/results-stats/results?subsessionid=81425604"
+    )

@@ -50,7 +50,8 @@ async def _command(discord: FakeDiscordRemote, channel: int, text: str, expect: 
     sent = await discord.send_message(channel, text)
     try:
         answer = await discord.wait_for_message(
-            channel, lambda m: m.id > sent and (not bot_id or m.author_id == bot_id), timeout=timeout, after=sent)
+            channel, lambda m: m.id > sent and (not bot_id or m.author_id == bot_id), timeout=timeout, after=sent
+        )
     except TimeoutError:
         raise AssertionError(f"{text!r} got no answer within {timeout:.0f} s") from None
     if expect not in answer.content:
@@ -75,14 +76,19 @@ async def race(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         try:
             card = await discord.wait_for_message(
-                args.results, lambda m: _is_card(m, subsession_id), timeout=args.timeout)
+                args.results, lambda m: _is_card(m, subsession_id), timeout=args.timeout
+            )
         except TimeoutError:
             raise AssertionError(
-                f"no result card for subsession {subsession_id} in #results within {args.timeout:.0f} s") from None
+                f"no result card for subsession {subsession_id} in #results within {args.timeout:.0f} s"
+            ) from None
         if DRIVER not in json.dumps(card.embeds):
             raise AssertionError(f"the result card does not name {DRIVER!r}: {card.embeds}")
-        return {"subsession_id": subsession_id, "message_id": card.id,
-                "seconds_to_post": round(time.monotonic() - started, 1)}
+        return {
+            "subsession_id": subsession_id,
+            "message_id": card.id,
+            "seconds_to_post": round(time.monotonic() - started, 1),
+        }
 
 
 async def command(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,8 +105,10 @@ async def health(args: argparse.Namespace) -> dict[str, Any]:
                 async with http.get(args.url) as r:
                     last = {"status": r.status, "body": await r.json(content_type=None)}
                 body = last["body"]
-                if r.status == 200 and (args.want is None or (
-                        body.get("status") == args.want and body.get("checks", {}).get("poll_cycle") == args.want)):
+                if r.status == 200 and (
+                    args.want is None
+                    or (body.get("status") == args.want and body.get("checks", {}).get("poll_cycle") == args.want)
+                ):
                     return last
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 last = {"error": f"{type(exc).__name__}: {exc}"}
@@ -212,8 +220,15 @@ def main(argv: list[str]) -> int:
     lg.add_argument("--require", nargs="*", default=[], help="event or event:field=value")
     lg.add_argument("--forbid", nargs="*", default=[], help="event or event:field=value")
     args = parser.parse_args(argv)
-    step = {"world": world, "race": race, "health": health, "count": count, "command": command,
-            "metrics": metrics, "logs": logs}[args.step]
+    step = {
+        "world": world,
+        "race": race,
+        "health": health,
+        "count": count,
+        "command": command,
+        "metrics": metrics,
+        "logs": logs,
+    }[args.step]
     try:
         print(json.dumps(asyncio.run(step(args))), flush=True)
     except (AssertionError, TimeoutError, OSError, aiohttp.ClientError) as exc:

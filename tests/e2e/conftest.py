@@ -25,9 +25,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-async def make_red_harness(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_red_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """`await make_red_harness(cog_paths=[...], env={...})`: a prepared RedHarness (Red not started).
 
     Every harness made is closed (Red killed, fake stopped) at the end; a failing test prints
@@ -63,8 +61,12 @@ async def make_fake_iracing() -> AsyncIterator[Callable[[str, str], Awaitable[Fa
     started: list[FakeIRacing] = []
 
     async def make(client_id: str, email: str) -> FakeIRacing:
-        fake = FakeIRacing(client_id=client_id, client_secret=f"cs-{secrets.token_urlsafe(18)}", email=email,
-                           password=f"pw-{secrets.token_urlsafe(18)}")
+        fake = FakeIRacing(
+            client_id=client_id,
+            client_secret=f"cs-{secrets.token_urlsafe(18)}",
+            email=email,
+            password=f"pw-{secrets.token_urlsafe(18)}",
+        )
         await fake.start()
         started.append(fake)
         return fake

@@ -95,8 +95,15 @@ def create_instance(root: Path, name: str = "ir2dis_e2e") -> RedInstance:
     inst = RedInstance(name=name, root=root, data_path=root / "data", config_home=root / "config")
     inst.config_home.mkdir(parents=True, exist_ok=True)
     cmd = [
-        str(VENV_BIN / "redbot-setup"), "--no-prompt", "--instance-name", name,
-        "--data-path", str(inst.data_path), "--backend", "json", "--overwrite-existing-instance",
+        str(VENV_BIN / "redbot-setup"),
+        "--no-prompt",
+        "--instance-name",
+        name,
+        "--data-path",
+        str(inst.data_path),
+        "--backend",
+        "json",
+        "--overwrite-existing-instance",
     ]
     done = subprocess.run(
         cmd, env={**os.environ, **inst.env()}, capture_output=True, text=True, timeout=120, check=False
@@ -126,8 +133,17 @@ class RedProcess:
 
     def command_line(self) -> list[str]:
         # -P: the repository root stays off sys.path; cogs come from cog paths only.
-        args = [sys.executable, "-P", str(LAUNCHER), self.instance.name, "--no-prompt",
-                "--prefix", self.prefix, "--owner", str(self.owner_id)]
+        args = [
+            sys.executable,
+            "-P",
+            str(LAUNCHER),
+            self.instance.name,
+            "--no-prompt",
+            "--prefix",
+            self.prefix,
+            "--owner",
+            str(self.owner_id),
+        ]
         for path in self.cog_paths:
             args += ["--cog-path", str(path)]
         if self.load_cogs:
@@ -135,9 +151,17 @@ class RedProcess:
         return [*args, *self.extra_args]
 
     def process_env(self) -> dict[str, str]:
-        env = {**os.environ, **self.instance.env(), "DISCORD_API_BASE": self.api_base,
-               "RED_TOKEN": self.token, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb",
-               "COLUMNS": "160", **self.env}
+        env = {
+            **os.environ,
+            **self.instance.env(),
+            "DISCORD_API_BASE": self.api_base,
+            "RED_TOKEN": self.token,
+            "PYTHONUNBUFFERED": "1",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "COLUMNS": "160",
+            **self.env,
+        }
         if self.offline:
             env["RED_E2E_OFFLINE"] = "1"
         env.pop("PYTHONPATH", None)
@@ -159,8 +183,13 @@ class RedProcess:
             log.write(f"\n===== redbot start {self.starts} at {time.strftime('%H:%M:%S')} =====\n".encode())
             # The token goes by environment (RED_TOKEN), never on the command line.
             self._proc = await asyncio.create_subprocess_exec(
-                *self.command_line(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.process_env(), cwd=str(self.instance.root), start_new_session=True,
+                *self.command_line(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.process_env(),
+                cwd=str(self.instance.root),
+                start_new_session=True,
             )
 
     async def kill(self) -> int:
@@ -216,9 +245,7 @@ class RedProcess:
         if task in done:
             return task.result()
         task.cancel()
-        raise BotDiedError(
-            f"redbot exited with {self._proc.returncode} while waiting for {what}\n{self.log_tail()}"
-        )
+        raise BotDiedError(f"redbot exited with {self._proc.returncode} while waiting for {what}\n{self.log_tail()}")
 
 
 @dataclass(frozen=True)
@@ -238,8 +265,14 @@ class RedHarness:
     """A fake Discord with one guild, the owner and a `#bot-commands` channel, and Red against it."""
 
     def __init__(
-        self, root: Path, *, cog_paths: Iterable[Path] = (), load_cogs: Iterable[str] = (),
-        env: Mapping[str, str] | None = None, prefix: str = "!", fake: FakeDiscord | None = None,
+        self,
+        root: Path,
+        *,
+        cog_paths: Iterable[Path] = (),
+        load_cogs: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        prefix: str = "!",
+        fake: FakeDiscord | None = None,
     ) -> None:
         self.root = root
         self.fake = fake or FakeDiscord()
@@ -269,9 +302,14 @@ class RedHarness:
             self.commands_channel_id = self.fake.add_channel(self.guild_id, "bot-commands")
         self.instance = await asyncio.to_thread(create_instance, self.root)
         self.process = RedProcess(
-            instance=self.instance, api_base=self.fake.api_base, token=self.fake.token,
-            owner_id=self.fake.owner_id, prefix=self.prefix, cog_paths=self._cog_paths,
-            load_cogs=self._load_cogs, env=self._env,
+            instance=self.instance,
+            api_base=self.fake.api_base,
+            token=self.fake.token,
+            owner_id=self.fake.owner_id,
+            prefix=self.prefix,
+            cog_paths=self._cog_paths,
+            load_cogs=self._load_cogs,
+            env=self._env,
         )
 
     async def close(self) -> None:
@@ -309,8 +347,13 @@ class RedHarness:
         return self.fake.send_message(channel_id or self.commands_channel_id, text, author_id=author_id)
 
     async def command(
-        self, text: str, *, expect: Callable[[Message], bool] | None = None, channel_id: int | None = None,
-        author_id: int | None = None, timeout: float = 60.0,  # noqa: ASYNC109
+        self,
+        text: str,
+        *,
+        expect: Callable[[Message], bool] | None = None,
+        channel_id: int | None = None,
+        author_id: int | None = None,
+        timeout: float = 60.0,  # noqa: ASYNC109
     ) -> Reply:
         """Sends `text` (e.g. "!load probe_cog") and returns the bot's answer in that channel.
 
@@ -322,16 +365,27 @@ class RedHarness:
         mid = self.say(text, channel_id=cid, author_id=author_id)
 
         def answered() -> Reply | None:
-            msg = next((m for m in self.fake.messages(cid) if m.id > mid and m.author_id == self.fake.bot_id
-                        and (expect is None or expect(m))), None)
+            msg = next(
+                (
+                    m
+                    for m in self.fake.messages(cid)
+                    if m.id > mid and m.author_id == self.fake.bot_id and (expect is None or expect(m))
+                ),
+                None,
+            )
             ticks = self.fake.message(mid).reactions if expect is None else ()
             return Reply(mid, msg, ticks) if msg or ticks else None
 
-        return await self.proc.guard(self.fake.wait_until(answered, timeout, f"an answer to {text!r}"),
-                                     f"an answer to {text!r}")
+        return await self.proc.guard(
+            self.fake.wait_until(answered, timeout, f"an answer to {text!r}"), f"an answer to {text!r}"
+        )
 
     async def answer_prompt(
-        self, text: str, *, expect: Callable[[Message], bool] | None = None, pause: float = 1.0,
+        self,
+        text: str,
+        *,
+        expect: Callable[[Message], bool] | None = None,
+        pause: float = 1.0,
         timeout: float = 60.0,  # noqa: ASYNC109
     ) -> Reply:
         """Answers a question the bot just asked (Red's `bot.wait_for("message")`).
@@ -348,8 +402,9 @@ class RedHarness:
         # Only Red's answers to `load`: a cog's install message (sent after `cog install`) may
         # arrive meanwhile and mention loading too.
         answers = ("Loaded ", "The following package", "Failed to load")
-        reply = await self.command(f"{self.prefix}load {' '.join(packages)}",
-                                   expect=lambda m: m.text().startswith(answers))
+        reply = await self.command(
+            f"{self.prefix}load {' '.join(packages)}", expect=lambda m: m.text().startswith(answers)
+        )
         if not reply.text.startswith("Loaded") or "fail" in reply.text.lower():
             raise AssertionError(f"load {packages} failed:\n{reply.text}\n{self.proc.log_tail()}")
         return reply
@@ -371,8 +426,9 @@ class RedHarness:
         added_or_prompt = lambda m: "successfully added" in m.text() or "I agree" in m.text()  # noqa: E731
         reply = await self.command(f"{p}repo add {repo_name} {url}", expect=added_or_prompt, timeout=300)
         if "successfully added" not in reply.text:  # the clone happens after the agreement
-            reply = await self.answer_prompt("I agree", expect=lambda m: "successfully added" in m.text()
-                                             or "wrong" in m.text(), timeout=300)
+            reply = await self.answer_prompt(
+                "I agree", expect=lambda m: "successfully added" in m.text() or "wrong" in m.text(), timeout=300
+            )
         if "successfully added" not in reply.text:
             raise AssertionError(f"repo add: {reply.text}")
         # Downloader's own answer, not the repo's install message sent just after `repo add`.
@@ -383,30 +439,61 @@ class RedHarness:
         await self.load(*cogs)
 
     # -- slash commands ----------------------------------------------------------------------
-    def send_slash(self, command: str, *path_and_options: Any, user_id: int | None = None,
-                   channel_id: int | None = None) -> int:
-        return self.fake.send_slash(self.guild_id, user_id or self.fake.owner_id, command, *path_and_options,
-                                    channel_id=channel_id or self.commands_channel_id)
+    def send_slash(
+        self, command: str, *path_and_options: Any, user_id: int | None = None, channel_id: int | None = None
+    ) -> int:
+        return self.fake.send_slash(
+            self.guild_id,
+            user_id or self.fake.owner_id,
+            command,
+            *path_and_options,
+            channel_id=channel_id or self.commands_channel_id,
+        )
 
-    async def slash(self, command: str, *path_and_options: Any, user_id: int | None = None,
-                    channel_id: int | None = None, timeout: float = 60.0) -> InteractionReply:  # noqa: ASYNC109
+    async def slash(
+        self,
+        command: str,
+        *path_and_options: Any,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        timeout: float = 60.0,  # noqa: ASYNC109 (a bound the caller sets, passed on to the fake)
+    ) -> InteractionReply:
         """`await h.slash("iracing", "track", {"driver": "123"})` -> what the user saw."""
         iid = self.send_slash(command, *path_and_options, user_id=user_id, channel_id=channel_id)
-        return await self.proc.guard(self.fake.wait_for_interaction_reply(iid, timeout),
-                                     f"a reply to /{command} {' '.join(map(str, path_and_options))}")
+        return await self.proc.guard(
+            self.fake.wait_for_interaction_reply(iid, timeout),
+            f"a reply to /{command} {' '.join(map(str, path_and_options))}",
+        )
 
-    async def autocomplete(self, command: str, *path_and_options: Any, focused: str,
-                           user_id: int | None = None, timeout: float = 60.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
-        iid = self.fake.send_autocomplete(self.guild_id, user_id or self.fake.owner_id, command,
-                                          *path_and_options, focused=focused, channel_id=self.commands_channel_id)
+    async def autocomplete(
+        self,
+        command: str,
+        *path_and_options: Any,
+        focused: str,
+        user_id: int | None = None,
+        timeout: float = 60.0,  # noqa: ASYNC109 (a bound the caller sets, passed on to the fake)
+    ) -> list[dict[str, Any]]:
+        iid = self.fake.send_autocomplete(
+            self.guild_id,
+            user_id or self.fake.owner_id,
+            command,
+            *path_and_options,
+            focused=focused,
+            channel_id=self.commands_channel_id,
+        )
         reply = await self.proc.guard(self.fake.wait_for_interaction_reply(iid, timeout), "autocomplete choices")
         return list(reply.choices)
 
     async def wait_for_message(
-        self, channel_id: int, predicate: Callable[[Message], bool] = lambda m: True,
-        timeout: float = 60.0, *, after: int = 0,  # noqa: ASYNC109
+        self,
+        channel_id: int,
+        predicate: Callable[[Message], bool] = lambda m: True,
+        timeout: float = 60.0,  # noqa: ASYNC109 (a bound the caller sets, passed on to the fake)
+        *,
+        after: int = 0,
     ) -> Message:
         """A message in `channel_id` matching `predicate`; fails at once if redbot dies meanwhile."""
-        return await self.proc.guard(self.fake.wait_for_message(channel_id, predicate, timeout, after=after),
-                                     f"a message in channel {channel_id}")
-
+        return await self.proc.guard(
+            self.fake.wait_for_message(channel_id, predicate, timeout, after=after),
+            f"a message in channel {channel_id}",
+        )

@@ -48,10 +48,15 @@ def _snapshot_of_working_tree(root: Path) -> Path:
     `[p]repo add` clones a git URL, and the work under test may not be committed yet, so the
     tree is copied and committed in a repository of its own.
     """
-    listed = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     repo = root / "ir2dis-repo"
     for name in filter(None, listed):
         source = REPO_ROOT / name
@@ -109,15 +114,21 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     iracing.add_member(ALICE, "Alice Apex")
     iracing.add_member(BRUNO, "Bruno Brake")
     iracing.add_member(CARLA, "Carla Curb")
-    warmup = iracing.add_race([CARLA, ALICE, BRUNO], series_name="Fake Warmup Series",
-                              session_start_time=recent_start(120))
+    warmup = iracing.add_race(
+        [CARLA, ALICE, BRUNO], series_name="Fake Warmup Series", session_start_time=recent_start(120)
+    )
     repo = await asyncio.to_thread(_snapshot_of_working_tree, tmp_path)
     env = {
-        "IRACING_API_BASE": iracing.base_url or "", "IRACING_OAUTH_URL": iracing.oauth_url,
+        "IRACING_API_BASE": iracing.base_url or "",
+        "IRACING_OAUTH_URL": iracing.oauth_url,
         "HEALTH_PORT": "0",  # no sidecar port to collide with
         # The login must come from `[p]set api`, not from the environment this test runs in.
-        "IRACING_CLIENT_ID": "", "IRACING_CLIENT_SECRET": "", "IRACING_EMAIL": "", "IRACING_PASSWORD": "",
-        "DATABASE_URL": "", "POLL_INTERVAL_SECONDS": "",
+        "IRACING_CLIENT_ID": "",
+        "IRACING_CLIENT_SECRET": "",
+        "IRACING_EMAIL": "",
+        "IRACING_PASSWORD": "",
+        "DATABASE_URL": "",
+        "POLL_INTERVAL_SECONDS": "",
     }
     h = await make_red_harness(env=env)  # no cog path: the cog can only come from the repository
     h.proc.extra_args = ("--dev",)  # `[p]debug`, to ask the bot where it imported the cog from
@@ -201,8 +212,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
         assert "Traceback" not in answer.content and "Something went wrong" not in answer.content
 
     # --- a race finishes: one card, naming both tracked drivers ----------------------------------
-    race1 = iracing.add_race([ALICE, CARLA, BRUNO], series_name="Fake Skip Barber Series",
-                             track_name="Fake Lime Rock")
+    race1 = iracing.add_race([ALICE, CARLA, BRUNO], series_name="Fake Skip Barber Series", track_name="Fake Lime Rock")
     card = await h.wait_for_message(results, lambda m: _is_card(h, m, race1), POSTED_WITHIN)
     embed = card.embeds[0]
     assert embed["title"] == "Fake Skip Barber Series"
@@ -211,12 +221,25 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert "Fake Lime Rock" in card.text()
 
     # --- a Daytona 24 finishes now: started a day ago, posted once with the team and the driver -
-    crews = [RaceEntry((71_000 + i * 3, 71_001 + i * 3, 71_002 + i * 3), team_name=f"Endurance Team {i + 1}",
-                       car_class_id=(4029, 4030, 4031)[i % 3], laps_complete=800 - i) for i in range(60)]
+    crews = [
+        RaceEntry(
+            (71_000 + i * 3, 71_001 + i * 3, 71_002 + i * 3),
+            team_name=f"Endurance Team {i + 1}",
+            car_class_id=(4029, 4030, 4031)[i % 3],
+            laps_complete=800 - i,
+        )
+        for i in range(60)
+    ]
     crews[6] = RaceEntry((ALICE, 71_019, 71_020), team_name="Apex Endurance", car_class_id=4029, laps_complete=794)
-    daytona = iracing.add_race(crews, series_name="Daytona 24", track_name="Daytona International Speedway",
-                               car_classes=[(4029, "GTP"), (4030, "LMP2"), (4031, "GT3")], laps=800,
-                               session_start_time=time.time() - (24 * 60 + 55) * 60, race_minutes=24 * 60 + 52)
+    daytona = iracing.add_race(
+        crews,
+        series_name="Daytona 24",
+        track_name="Daytona International Speedway",
+        car_classes=[(4029, "GTP"), (4030, "LMP2"), (4031, "GT3")],
+        laps=800,
+        session_start_time=time.time() - (24 * 60 + 55) * 60,
+        race_minutes=24 * 60 + 52,
+    )
     daytona_card = await h.wait_for_message(results, lambda m: _is_card(h, m, daytona), POSTED_WITHIN)
     assert "Apex Endurance" in daytona_card.text() and "Alice Apex" in daytona_card.text(), daytona_card.text()
 
@@ -227,8 +250,9 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     race3 = iracing.add_race([BRUNO, CARLA], series_name="Fake Formula Vee")
 
     def both_claimed() -> bool:
-        rows = _query(db, "SELECT COUNT(*) FROM post_history WHERE subsession_id IN (?, ?) AND message_id IS NULL",
-                      (race2, race3))
+        rows = _query(
+            db, "SELECT COUNT(*) FROM post_history WHERE subsession_id IN (?, ?) AND message_id IS NULL", (race2, race3)
+        )
         return rows[0][0] == 2 and bool(h.fake.stalled_requests())
 
     await h.proc.guard(poll_until(both_claimed, POSTED_WITHIN, "both races claimed, one card held"), "the claims")
@@ -236,8 +260,9 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     h.fake.release_stalled()
     held = [*_cards(h, results, race2), *_cards(h, results, race3)]
     assert len(held) == 1, "Discord got exactly one of the two cards before the crash"
-    states = _query(db, "SELECT subsession_id, state, message_id FROM post_history WHERE subsession_id IN (?, ?)",
-                    (race2, race3))
+    states = _query(
+        db, "SELECT subsession_id, state, message_id FROM post_history WHERE subsession_id IN (?, ?)", (race2, race3)
+    )
     assert sorted(states) == [(race2, "pending", None), (race3, "pending", None)]
     race4 = iracing.add_race([BRUNO, ALICE], series_name="Fake Endurance Cup")
 
@@ -247,8 +272,10 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     for race in (race2, race3, race4):
         await h.wait_for_message(results, lambda m, race=race: _is_card(h, m, race), POSTED_WITHIN)
     # And one more full cycle: a second card for any race would have shown by then.
-    await h.proc.guard(poll_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
-                       "a second poll cycle")
+    await h.proc.guard(
+        poll_until(lambda: _cycles_done(h, restarted_at) >= 2, POSTED_WITHIN, "a second poll cycle"),
+        "a second poll cycle",
+    )
 
     races = (race1, daytona, race2, race3, race4)
     per_race = {race: len(_cards(h, results, race)) for race in races}
@@ -276,8 +303,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     race5 = iracing.add_race([ALICE, CARLA], series_name="Fake Rain Race")
 
     def failed_once() -> bool:
-        rows = _query(db, "SELECT state, message_id, last_error FROM post_history WHERE subsession_id = ?",
-                      (race5,))
+        rows = _query(db, "SELECT state, message_id, last_error FROM post_history WHERE subsession_id = ?", (race5,))
         return bool(rows) and rows[0][0] == "pending" and rows[0][2] is not None
 
     await h.proc.guard(poll_until(failed_once, POSTED_WITHIN, "a failed post of race 5"), "the failed post")
@@ -291,8 +317,12 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     await h.wait_for_message(results, lambda m: _is_card(h, m, race5), POSTED_WITHIN)
     # The end of the cycle that posted it: a second card from that cycle would have shown by then.
     posting_cycle = re.compile(rf"posted subsession {race5}\b.*?{CYCLE_DONE.pattern}", re.DOTALL)
-    await h.proc.guard(poll_until(lambda: posting_cycle.search(h.proc.log_text()[restored_at:]), POSTED_WITHIN,
-                              "the end of the posting cycle"), "the posting cycle")
+    await h.proc.guard(
+        poll_until(
+            lambda: posting_cycle.search(h.proc.log_text()[restored_at:]), POSTED_WITHIN, "the end of the posting cycle"
+        ),
+        "the posting cycle",
+    )
     assert len(_cards(h, results, race5)) == 1
     assert _query(db, "SELECT state, message_id FROM post_history WHERE subsession_id = ?", (race5,)) == [
         ("posted", _cards(h, results, race5)[0].id)
@@ -306,15 +336,18 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     # --- nothing leaked: no traceback, and no secret in the logs or anything the bot sent --------
     log = h.proc.log_text() + h.instance.red_log_path.read_text(errors="replace")
     assert "Traceback" not in log, h.proc.log_tail()
-    said_by_bot = json.dumps([
-        [m for m in h.fake.state.messages_by_id.values() if int(m["author"]["id"]) == h.fake.bot_id],
-        [h.fake.interaction(i) for i in h.fake.state.interactions],
-    ])
+    said_by_bot = json.dumps(
+        [
+            [m for m in h.fake.state.messages_by_id.values() if int(m["author"]["id"]) == h.fake.bot_id],
+            [h.fake.interaction(i) for i in h.fake.state.interactions],
+        ]
+    )
     commands_seen = " ".join(m.content for m in h.fake.messages(h.commands_channel_id))
     # Red deletes the owner's `[p]set api` message, the one place the secrets were written.
     assert creds.command_id not in {m.id for m in h.fake.messages(h.commands_channel_id)}
     leakable = {
-        "client secret": iracing.client_secret, "password": iracing.password,
+        "client secret": iracing.client_secret,
+        "password": iracing.password,
         "masked client secret": mask(iracing.client_secret, CLIENT_ID),
         "masked password": mask(iracing.password, EMAIL),
         **{f"token {i}": token for i, token in enumerate(iracing.issued_secrets())},

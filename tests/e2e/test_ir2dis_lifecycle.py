@@ -69,10 +69,16 @@ async def test_reload_new_credentials_and_data_deletion(
     iracing.add_race([ALICE], series_name="Fake Warmup", session_start_time=recent_start(20 * 24 * 60))
     port = _free_port()
     env = {
-        "IRACING_API_BASE": iracing.base_url or "", "IRACING_OAUTH_URL": iracing.oauth_url,
-        "HEALTH_HOST": "127.0.0.1", "HEALTH_PORT": str(port),
-        "IRACING_CLIENT_ID": "", "IRACING_CLIENT_SECRET": "", "IRACING_EMAIL": "", "IRACING_PASSWORD": "",
-        "DATABASE_URL": "", "POLL_INTERVAL_SECONDS": "",
+        "IRACING_API_BASE": iracing.base_url or "",
+        "IRACING_OAUTH_URL": iracing.oauth_url,
+        "HEALTH_HOST": "127.0.0.1",
+        "HEALTH_PORT": str(port),
+        "IRACING_CLIENT_ID": "",
+        "IRACING_CLIENT_SECRET": "",
+        "IRACING_EMAIL": "",
+        "IRACING_PASSWORD": "",
+        "DATABASE_URL": "",
+        "POLL_INTERVAL_SECONDS": "",
     }
     h = await make_red_harness(cog_paths=[REPO_ROOT], env=env)
     h.proc.extra_args = ("--dev",)  # `[p]debug`, to look inside the bot
@@ -108,12 +114,20 @@ async def test_reload_new_credentials_and_data_deletion(
     first_password = iracing.password
     iracing.email, iracing.password = SECOND_EMAIL, f"pw2-{secrets.token_urlsafe(18)}"
     swaps_before = h.proc.log_text().count(CREDENTIALS_RELOADED)
-    await h.command(f"!set api iracing username,{SECOND_EMAIL} password,{iracing.password}",
-                    expect=lambda m: "API tokens have been set" in m.content)
+    await h.command(
+        f"!set api iracing username,{SECOND_EMAIL} password,{iracing.password}",
+        expect=lambda m: "API tokens have been set" in m.content,
+    )
     # Red answers before the cog's listener has swapped the client (it waits for a running cycle
     # to end); a race seen by that last cycle would still be fetched with the first account.
-    await h.proc.guard(poll_until(lambda: h.proc.log_text().count(CREDENTIALS_RELOADED) > swaps_before, 60,
-                                  "the cog taking the new credentials"), "the credentials swap")
+    await h.proc.guard(
+        poll_until(
+            lambda: h.proc.log_text().count(CREDENTIALS_RELOADED) > swaps_before,
+            60,
+            "the cog taking the new credentials",
+        ),
+        "the credentials swap",
+    )
     race = iracing.add_race([ALICE], series_name="Fake Lifecycle Cup")
     card = await h.wait_for_message(results, lambda m: f"Subsession {race}" in m.text(), POSTED_WITHIN)
     assert "Alice Apex" in card.text()
@@ -132,6 +146,11 @@ async def test_reload_new_credentials_and_data_deletion(
 
     log = h.proc.log_text() + h.instance.red_log_path.read_text(errors="replace")
     assert "Traceback" not in log, h.proc.log_tail()
-    for secret in (first_password, iracing.password, iracing.client_secret,
-                   mask(iracing.password, SECOND_EMAIL), mask(first_password, FIRST_EMAIL)):
+    for secret in (
+        first_password,
+        iracing.password,
+        iracing.client_secret,
+        mask(iracing.password, SECOND_EMAIL),
+        mask(first_password, FIRST_EMAIL),
+    ):
         assert secret not in log

@@ -133,7 +133,13 @@ async def test_fake_as_a_separate_process_serves_red(red_harness: RedHarness) ->
     import asyncio
 
     fake_proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.discord", "--port", "0", "--guilds", "1",
+        sys.executable,
+        "-m",
+        "tests.fakes.discord",
+        "--port",
+        "0",
+        "--guilds",
+        "1",
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -142,8 +148,12 @@ async def test_fake_as_a_separate_process_serves_red(red_harness: RedHarness) ->
         async with FakeDiscordRemote(where["url"]) as remote:
             info = await remote.info()
             assert red_harness.instance is not None
-            bot = RedProcess(instance=red_harness.instance, api_base=remote.api_base, token="fake-bot-token",
-                             owner_id=info["owner_id"])
+            bot = RedProcess(
+                instance=red_harness.instance,
+                api_base=remote.api_base,
+                token="fake-bot-token",
+                owner_id=info["owner_id"],
+            )
             red_harness.process = bot  # so a failure prints this process's output
             await bot.start()
             try:
@@ -152,8 +162,9 @@ async def test_fake_as_a_separate_process_serves_red(red_harness: RedHarness) ->
                 assert guild
                 channel = await remote.add_channel(await remote.add_guild(name="second"), "cmds")
                 mid = await remote.send_message(channel, "!ping")
-                pong = await bot.guard(remote.wait_for_message(channel, lambda m: m.content == "Pong.", after=mid),
-                                       "Pong")
+                pong = await bot.guard(
+                    remote.wait_for_message(channel, lambda m: m.content == "Pong.", after=mid), "Pong"
+                )
                 assert pong.author_id == info["bot_id"]
             finally:
                 await bot.kill()
@@ -166,14 +177,30 @@ def _git_repo_with_probe(root: Path) -> Path:
     """A Red cog repository (probe_cog at its root, repo info.json) committed to a local git repo."""
     repo = root / "cogrepo"
     shutil.copytree(E2E_DIR / "probe_cog", repo / "probe_cog", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "info.json").write_text(json.dumps({
-        "author": ["ir2dis"], "description": "probe repo", "install_msg": "thanks", "short": "probe",
-    }))
-    (repo / "probe_cog" / "info.json").write_text(json.dumps({
-        "author": ["ir2dis"], "name": "probe_cog", "short": "probe", "description": "probe",
-        "end_user_data_statement": "This cog stores no data.", "requirements": [], "type": "COG",
-        "min_python_version": [3, 11, 0],
-    }))
+    (repo / "info.json").write_text(
+        json.dumps(
+            {
+                "author": ["ir2dis"],
+                "description": "probe repo",
+                "install_msg": "thanks",
+                "short": "probe",
+            }
+        )
+    )
+    (repo / "probe_cog" / "info.json").write_text(
+        json.dumps(
+            {
+                "author": ["ir2dis"],
+                "name": "probe_cog",
+                "short": "probe",
+                "description": "probe",
+                "end_user_data_statement": "This cog stores no data.",
+                "requirements": [],
+                "type": "COG",
+                "min_python_version": [3, 11, 0],
+            }
+        )
+    )
     git = ["git", "-c", "user.name=ir2dis", "-c", "user.email=ir2dis@example.invalid", "-C", str(repo)]
     for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "probe"]):
         subprocess.run([*git, *args], check=True, capture_output=True)

@@ -33,22 +33,32 @@ FAKE_CLIENT_SECRET = "fake-client-secret-1234"
 FAKE_EMAIL = "driver@example.com"
 FAKE_PASSWORD = "fake-password-5678"
 
-FAULT_KINDS = frozenset({
-    "maintenance",      # data request -> 503 Site Maintenance
-    "server_error",     # data request -> 500 (param: status)
-    "unauthorized",     # data request -> 401 whatever the token
-    "slow",             # data (or S3 with target="s3") request waits `delay` seconds first
-    "disconnect",       # data request: the connection is dropped without an answer
-    "truncated",        # S3 body cut in half
-    "link_expired",     # S3 -> 403 as for an expired link
-    "token_error",      # token endpoint -> 500 (param: status)
-    "rate_limit",       # immediate: 429 "Rate limit exceeded" until now + reset_in (param: status 429|200)
-    "captcha",          # sticky: legacy login demands a CAPTCHA
-    "legacy_refused",   # sticky: legacy login answers "Legacy authorization refused."
-    "expire_tokens",    # immediate: every access token expires now
-})
-_COUNTED = ("maintenance", "server_error", "unauthorized", "slow", "disconnect", "truncated",
-            "link_expired", "token_error")
+FAULT_KINDS = frozenset(
+    {
+        "maintenance",  # data request -> 503 Site Maintenance
+        "server_error",  # data request -> 500 (param: status)
+        "unauthorized",  # data request -> 401 whatever the token
+        "slow",  # data (or S3 with target="s3") request waits `delay` seconds first
+        "disconnect",  # data request: the connection is dropped without an answer
+        "truncated",  # S3 body cut in half
+        "link_expired",  # S3 -> 403 as for an expired link
+        "token_error",  # token endpoint -> 500 (param: status)
+        "rate_limit",  # immediate: 429 "Rate limit exceeded" until now + reset_in (param: status 429|200)
+        "captcha",  # sticky: legacy login demands a CAPTCHA
+        "legacy_refused",  # sticky: legacy login answers "Legacy authorization refused."
+        "expire_tokens",  # immediate: every access token expires now
+    }
+)
+_COUNTED = (
+    "maintenance",
+    "server_error",
+    "unauthorized",
+    "slow",
+    "disconnect",
+    "truncated",
+    "link_expired",
+    "token_error",
+)
 
 
 def mask(secret: str, salt: str) -> str:
@@ -199,8 +209,15 @@ class FakeIRacing:
 
     # --- the world -----------------------------------------------------------------------------
 
-    def add_member(self, cust_id: int, display_name: str | None = None, *, irating: int | None = None,
-                   license_level: int | None = None, sub_level: int | None = None) -> None:
+    def add_member(
+        self,
+        cust_id: int,
+        display_name: str | None = None,
+        *,
+        irating: int | None = None,
+        license_level: int | None = None,
+        sub_level: int | None = None,
+    ) -> None:
         self.members[cust_id] = _Member(
             cust_id=cust_id,
             display_name=display_name or f"Driver {cust_id}",
@@ -278,8 +295,7 @@ class FakeIRacing:
                 "laps_complete": car.laps_complete if car.laps_complete is not None else laps,
                 "laps_lead": car.laps_led,
                 "incidents": car.incidents,
-                "best_lap_time": (round(car.best_lap_time * 10_000) if car.best_lap_time
-                                  else base_lap + index * 1_234),
+                "best_lap_time": (round(car.best_lap_time * 10_000) if car.best_lap_time else base_lap + index * 1_234),
                 "average_lap": base_lap + 20_000 + index * 2_345,
                 "interval": 0 if index == 0 else index * 21_337,
                 "class_interval": 0 if class_pos == 0 else class_pos * 21_337,
@@ -296,31 +312,42 @@ class FakeIRacing:
             for cust_id in car.cust_ids:
                 member = self._member(cust_id)
                 gain = (len(cars) // 2 - index) * 4
-                drivers.append({
-                    **common,
-                    "cust_id": cust_id,
-                    "display_name": member.display_name,
-                    "oldi_rating": member.irating,
-                    "newi_rating": member.irating + gain,
-                    "old_sub_level": member.sub_level,
-                    "new_sub_level": member.sub_level + (5 if car.incidents < 4 else -10),
-                    "old_license_level": member.license_level,
-                    "new_license_level": member.license_level,
-                    "country_code": "DE",
-                    "laps_complete": common["laps_complete"] // max(1, len(car.cust_ids)),
-                })
+                drivers.append(
+                    {
+                        **common,
+                        "cust_id": cust_id,
+                        "display_name": member.display_name,
+                        "oldi_rating": member.irating,
+                        "newi_rating": member.irating + gain,
+                        "old_sub_level": member.sub_level,
+                        "new_sub_level": member.sub_level + (5 if car.incidents < 4 else -10),
+                        "old_license_level": member.license_level,
+                        "new_license_level": member.license_level,
+                        "country_code": "DE",
+                        "laps_complete": common["laps_complete"] // max(1, len(car.cust_ids)),
+                    }
+                )
                 class_ratings.setdefault(class_id, []).append(member.irating)
             if car.team_name:
                 team_id = car.team_id if car.team_id is not None else -self._next_team
                 self._next_team += 1
                 for d in drivers:
                     d["team_id"] = team_id
-                rows.append({
-                    **common, "team_id": team_id, "display_name": car.team_name,
-                    "oldi_rating": -1, "newi_rating": -1, "old_sub_level": -1, "new_sub_level": -1,
-                    "old_license_level": -1, "new_license_level": -1, "country_code": "GO",
-                    "driver_results": drivers,
-                })
+                rows.append(
+                    {
+                        **common,
+                        "team_id": team_id,
+                        "display_name": car.team_name,
+                        "oldi_rating": -1,
+                        "newi_rating": -1,
+                        "old_sub_level": -1,
+                        "new_sub_level": -1,
+                        "old_license_level": -1,
+                        "new_license_level": -1,
+                        "country_code": "GO",
+                        "driver_results": drivers,
+                    }
+                )
             else:
                 rows.extend(drivers)
 
@@ -359,21 +386,42 @@ class FakeIRacing:
             "min_team_drivers": 1,
             "license_category": "Sports_Car",
             "license_category_id": 5,
-            "track": {"track_id": track_id, "track_name": track_name, "config_name": track_config or "",
-                      "category": "Road", "category_id": 2},
+            "track": {
+                "track_id": track_id,
+                "track_name": track_name,
+                "config_name": track_config or "",
+                "category": "Road",
+                "category_id": 2,
+            },
             "car_classes": [
-                {"car_class_id": cid, "name": name, "short_name": name,
-                 "strength_of_field": sof(class_ratings.get(cid, [])), "num_entries": class_counts[cid],
-                 "cars_in_class": [{"car_id": 67}]}
+                {
+                    "car_class_id": cid,
+                    "name": name,
+                    "short_name": name,
+                    "strength_of_field": sof(class_ratings.get(cid, [])),
+                    "num_entries": class_counts[cid],
+                    "cars_in_class": [{"car_id": 67}],
+                }
                 for cid, name in classes
             ],
             "session_splits": [{"subsession_id": sid, "event_strength_of_field": event_sof} for sid in split_ids],
             "session_results": [
-                {"simsession_number": -1, "simsession_name": "QUALIFY", "simsession_type": 4,
-                 "simsession_type_name": "Lone Qualifying", "simsession_subtype": 0,
-                 "results": [_qualifying_row(r) for r in rows]},
-                {"simsession_number": 0, "simsession_name": "RACE", "simsession_type": 6,
-                 "simsession_type_name": "Race", "simsession_subtype": 0, "results": rows},
+                {
+                    "simsession_number": -1,
+                    "simsession_name": "QUALIFY",
+                    "simsession_type": 4,
+                    "simsession_type_name": "Lone Qualifying",
+                    "simsession_subtype": 0,
+                    "results": [_qualifying_row(r) for r in rows],
+                },
+                {
+                    "simsession_number": 0,
+                    "simsession_name": "RACE",
+                    "simsession_type": 6,
+                    "simsession_type_name": "Race",
+                    "simsession_subtype": 0,
+                    "results": rows,
+                },
             ],
         }
         race = _Race(subsession_id, start, end, json.dumps(body).encode())
@@ -381,30 +429,50 @@ class FakeIRacing:
         for row in rows:
             for d in row.get("driver_results", [row]):
                 race.summaries[d["cust_id"]] = {
-                    "season_id": season_id, "series_id": series_id, "series_name": series_name,
-                    "car_id": d["car_id"], "car_class_id": d["car_class_id"],
-                    "license_level": d["new_license_level"], "session_start_time": _iso(start),
+                    "season_id": season_id,
+                    "series_id": series_id,
+                    "series_name": series_name,
+                    "car_id": d["car_id"],
+                    "car_class_id": d["car_class_id"],
+                    "license_level": d["new_license_level"],
+                    "session_start_time": _iso(start),
                     "winner_group_id": (winner.get("team_id") or winner.get("cust_id")) if winner else -1,
                     "winner_name": winner["display_name"] if winner else "",
-                    "start_position": d["starting_position"] + 1, "finish_position": d["finish_position"] + 1,
-                    "qualifying_time": 0, "laps": d["laps_complete"], "laps_led": d["laps_lead"],
-                    "incidents": d["incidents"], "points": d["champ_points"],
-                    "strength_of_field": event_sof, "subsession_id": subsession_id,
-                    "old_sub_level": d["old_sub_level"], "new_sub_level": d["new_sub_level"],
-                    "oldi_rating": d["oldi_rating"], "newi_rating": d["newi_rating"],
+                    "start_position": d["starting_position"] + 1,
+                    "finish_position": d["finish_position"] + 1,
+                    "qualifying_time": 0,
+                    "laps": d["laps_complete"],
+                    "laps_led": d["laps_lead"],
+                    "incidents": d["incidents"],
+                    "points": d["champ_points"],
+                    "strength_of_field": event_sof,
+                    "subsession_id": subsession_id,
+                    "old_sub_level": d["old_sub_level"],
+                    "new_sub_level": d["new_sub_level"],
+                    "oldi_rating": d["oldi_rating"],
+                    "newi_rating": d["newi_rating"],
                     "track": {"track_id": track_id, "track_name": track_name},
-                    "drop_race": False, "season_year": 2026, "season_quarter": 1, "race_week_num": 1,
+                    "drop_race": False,
+                    "season_year": 2026,
+                    "season_quarter": 1,
+                    "race_week_num": 1,
                 }
         if hosted:
             race.hosted_row = {
-                "subsession_id": subsession_id, "session_id": subsession_id * 3,
+                "subsession_id": subsession_id,
+                "session_id": subsession_id * 3,
                 "session_name": session_name or f"{series_name} league night",
-                "start_time": _iso(start), "end_time": _iso(end),
+                "start_time": _iso(start),
+                "end_time": _iso(end),
                 "track": {"track_id": track_id, "track_name": track_name, "config_name": track_config or ""},
-                "num_drivers": body["num_drivers"], "winner_name": winner["display_name"] if winner else "",
-                "host": {"cust_id": host_cust_id or (cars[0].cust_ids[0] if cars else 0),
-                         "display_name": self._member(host_cust_id).display_name if host_cust_id else "Host"},
-                "official_session": False, "event_type_name": event_type_name,
+                "num_drivers": body["num_drivers"],
+                "winner_name": winner["display_name"] if winner else "",
+                "host": {
+                    "cust_id": host_cust_id or (cars[0].cust_ids[0] if cars else 0),
+                    "display_name": self._member(host_cust_id).display_name if host_cust_id else "Host",
+                },
+                "official_session": False,
+                "event_type_name": event_type_name,
             }
         self._races[subsession_id] = race
         for cust_id in race.summaries:
@@ -466,8 +534,13 @@ class FakeIRacing:
 
     def issued_secrets(self) -> list[str]:
         """Every token and session cookie this fake handed out (for leak checks)."""
-        return [*self._access, *self._refresh, *self._spent_refresh, *self._legacy_sessions,
-                *self._legacy_other_cookies]
+        return [
+            *self._access,
+            *self._refresh,
+            *self._spent_refresh,
+            *self._legacy_sessions,
+            *self._legacy_other_cookies,
+        ]
 
     def _issue(self, access_ttl: float | None = None) -> dict[str, Any]:
         now = self.clock()
@@ -475,9 +548,14 @@ class FakeIRacing:
         access, refresh = "fake-at-" + secrets.token_urlsafe(24), "fake-rt-" + secrets.token_urlsafe(24)
         self._access[access] = now + ttl
         self._refresh[refresh] = now + self.refresh_token_ttl
-        return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
-                "refresh_token": refresh, "refresh_token_expires_in": self.refresh_token_ttl,
-                "scope": "iracing.auth"}
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": self.refresh_token_ttl,
+            "scope": "iracing.auth",
+        }
 
     # --- server ----------------------------------------------------------------------------------
 
@@ -518,8 +596,9 @@ class FakeIRacing:
         return f"{self.base_url}/oauth2/token"
 
     def _record(self, request: web.Request, kind: str) -> RequestRecord:
-        record = RequestRecord(self.clock(), kind, request.path, request.query_string,
-                               "Authorization" in request.headers)
+        record = RequestRecord(
+            self.clock(), kind, request.path, request.query_string, "Authorization" in request.headers
+        )
         self.requests.append(record)
         self.stats[f"{kind}_requests"] += 1
         return record
@@ -535,14 +614,17 @@ class FakeIRacing:
         if fault is not None:
             return self._json(record, {"error": "server_error"}, int(fault.get("status", 500)))
         if form.get("client_id") != self.client_id or form.get("client_secret") != mask(
-                self.client_secret, self.client_id):
+            self.client_secret, self.client_id
+        ):
             return self._json(record, {"error": "invalid_client"}, 401)
         if grant == "password_limited":
             username = str(form.get("username", ""))
             if username.strip().lower() != self.email.lower() or form.get("password") != mask(
-                    self.password, self.email):
-                return self._json(record, {"error": "invalid_grant",
-                                           "error_description": "bad username or password"}, 400)
+                self.password, self.email
+            ):
+                return self._json(
+                    record, {"error": "invalid_grant", "error_description": "bad username or password"}, 400
+                )
             if form.get("scope") != "iracing.auth":
                 return self._json(record, {"error": "invalid_scope"}, 400)
             self.stats["logins"] += 1
@@ -570,14 +652,16 @@ class FakeIRacing:
             return self._json(record, {"error": "Bad Request"}, 400)
         failure = {"authcode": 0, "inactive": False, "verificationRequired": False}
         if self.captcha:
-            return self._json(record, {**failure, "verificationRequired": True,
-                                       "message": "Verification required."}, 200)
+            return self._json(
+                record, {**failure, "verificationRequired": True, "message": "Verification required."}, 200
+            )
         if self.legacy_refused:
             return self._json(record, {**failure, "message": "Legacy authorization refused."}, 200)
         email = str(body.get("email", ""))
         if email.strip().lower() != self.email.lower() or body.get("password") != mask(self.password, email):
-            return self._json(record, {**failure,
-                                       "message": "Invalid email address or password. Please try again."}, 200)
+            return self._json(
+                record, {**failure, "message": "Invalid email address or password. Please try again."}, 200
+            )
         token = secrets.token_urlsafe(24)
         self._legacy_sessions.add(token)
         self.stats["legacy_logins"] += 1
@@ -604,11 +688,16 @@ class FakeIRacing:
         self._window_count += 1
         reset = (index + 1) * self.rate_window
         if self._blocked_until is not None and now < self._blocked_until:
-            return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": "0",
-                    "x-ratelimit-reset": _number(self._blocked_until)}
-        return {"x-ratelimit-limit": str(self.rate_limit),
-                "x-ratelimit-remaining": str(max(0, self.rate_limit - self._window_count)),
-                "x-ratelimit-reset": _number(reset)}
+            return {
+                "x-ratelimit-limit": str(self.rate_limit),
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": _number(self._blocked_until),
+            }
+        return {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(max(0, self.rate_limit - self._window_count)),
+            "x-ratelimit-reset": _number(reset),
+        }
 
     async def _data(self, request: web.Request) -> web.StreamResponse:
         record = self._record(request, "data")
@@ -631,8 +720,15 @@ class FakeIRacing:
             request.transport.close()  # the client sees the connection drop mid-request
             return web.Response(status=500)
         if self._take("maintenance") is not None:
-            return self._json(record, {"error": "Site Maintenance", "note": "The site is currently undergoing "
-                                       "maintenance. Please try your request later."}, 503, headers)
+            return self._json(
+                record,
+                {
+                    "error": "Site Maintenance",
+                    "note": "The site is currently undergoing maintenance. Please try your request later.",
+                },
+                503,
+                headers,
+            )
         fault = self._take("server_error")
         if fault is not None:
             return self._json(record, {"error": "Internal Server Error"}, int(fault.get("status", 500)), headers)
@@ -650,8 +746,11 @@ class FakeIRacing:
                 return self._link(request, record, race.body, headers)
             if path == "member/get":
                 ids = [int(c) for c in query["cust_ids"].split(",") if c]
-                members = [{"cust_id": m.cust_id, "display_name": m.display_name, "member_since": "2020-04-10",
-                            "ai": False} for m in (self.members.get(c) for c in ids) if m is not None]
+                members = [
+                    {"cust_id": m.cust_id, "display_name": m.display_name, "member_since": "2020-04-10", "ai": False}
+                    for m in (self.members.get(c) for c in ids)
+                    if m is not None
+                ]
                 body = {"success": True, "cust_ids": ids, "members": members}
                 return self._link(request, record, json.dumps(body).encode(), headers)
             if path == "lookup/drivers":
@@ -673,25 +772,45 @@ class FakeIRacing:
     def _lookup(self, term: str) -> bytes:
         needle = term.strip().lower()
         found = [
-            {"cust_id": m.cust_id, "display_name": m.display_name, "profile_disabled": False,
-             "helmet": {"pattern": 1, "color1": "ffffff", "color2": "000000", "color3": "ff0000",
-                        "face_type": 0, "helmet_type": 0}}
+            {
+                "cust_id": m.cust_id,
+                "display_name": m.display_name,
+                "profile_disabled": False,
+                "helmet": {
+                    "pattern": 1,
+                    "color1": "ffffff",
+                    "color2": "000000",
+                    "color3": "ff0000",
+                    "face_type": 0,
+                    "helmet_type": 0,
+                },
+            }
             for m in self.members.values()
             if needle and (needle in m.display_name.lower() or needle == str(m.cust_id))
         ][:25]
         return json.dumps(found).encode()
 
-    def _hosted_answer(self, request: web.Request, record: RequestRecord, query: Mapping[str, str],
-                       headers: dict[str, str]) -> web.Response:
+    def _hosted_answer(
+        self, request: web.Request, record: RequestRecord, query: Mapping[str, str], headers: dict[str, str]
+    ) -> web.Response:
         cust_id = int(query["cust_id"])
         begin = _to_epoch(query["finish_range_begin"].replace("Z", "+00:00"), 0.0)
-        rows = [self._races[sid].hosted_row for sid in self._hosted.get(cust_id, [])
-                if self._races[sid].end >= begin]
+        rows = [self._races[sid].hosted_row for sid in self._hosted.get(cust_id, []) if self._races[sid].end >= begin]
         size = max(1, self.hosted_chunk_size)
-        names = [self._store_link(json.dumps(rows[i:i + size]).encode()) for i in range(0, len(rows), size)]
-        body = {"type": "search_hosted", "data": {"success": True, "chunk_info": {
-            "chunk_size": size, "num_chunks": len(names), "rows": len(rows),
-            "base_download_url": f"{self._origin(request)}/_s3/", "chunk_file_names": names}}}
+        names = [self._store_link(json.dumps(rows[i : i + size]).encode()) for i in range(0, len(rows), size)]
+        body = {
+            "type": "search_hosted",
+            "data": {
+                "success": True,
+                "chunk_info": {
+                    "chunk_size": size,
+                    "num_chunks": len(names),
+                    "rows": len(rows),
+                    "base_download_url": f"{self._origin(request)}/_s3/",
+                    "chunk_file_names": names,
+                },
+            },
+        }
         return self._json(record, body, 200, headers)
 
     def _store_link(self, body: bytes) -> str:
@@ -709,12 +828,13 @@ class FakeIRacing:
         # Links point back at whatever host the client used (loopback, a Docker service name...).
         return f"{request.scheme}://{request.host}"
 
-    def _link(self, request: web.Request, record: RequestRecord, body: bytes,
-              headers: dict[str, str]) -> web.Response:
+    def _link(self, request: web.Request, record: RequestRecord, body: bytes, headers: dict[str, str]) -> web.Response:
         key = self._store_link(body)
         signature = hashlib.sha256(key.encode()).hexdigest()
-        link = (f"{self._origin(request)}/_s3/{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                f"&X-Amz-Expires={int(self.link_ttl)}&X-Amz-Signature={signature}")
+        link = (
+            f"{self._origin(request)}/_s3/{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Expires={int(self.link_ttl)}&X-Amz-Signature={signature}"
+        )
         return self._json(record, {"link": link, "expires": _iso(self.clock() + self.link_ttl)}, 200, headers)
 
     async def _s3(self, request: web.Request) -> web.Response:
@@ -726,15 +846,25 @@ class FakeIRacing:
         if record.authorization:
             # What S3 does when a client forwards its API token to the signed link.
             self.stats["s3_with_authorization"] += 1
-            return self._text(record, "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism "
-                              "allowed</Message></Error>", 400, {}, "application/xml")
+            return self._text(
+                record,
+                "<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>",
+                400,
+                {},
+                "application/xml",
+            )
         entry = self._links.get(request.match_info["key"])
         if self._faults["link_expired"]:
             self._faults["link_expired"].popleft()
             entry = None
         if entry is None or entry[0] < self.clock():
-            return self._text(record, "<Error><Code>AccessDenied</Code><Message>Request has expired"
-                              "</Message></Error>", 403, {}, "application/xml")
+            return self._text(
+                record,
+                "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                403,
+                {},
+                "application/xml",
+            )
         body = entry[1]
         if self._faults["truncated"]:
             self._faults["truncated"].popleft()
@@ -745,15 +875,16 @@ class FakeIRacing:
     # --- responses ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _json(record: RequestRecord, body: Any, status: int,
-              headers: Mapping[str, str] | None = None) -> web.Response:
+    def _json(record: RequestRecord, body: Any, status: int, headers: Mapping[str, str] | None = None) -> web.Response:
         record.status = status
-        return web.Response(text=json.dumps(body), status=status, headers=dict(headers or {}),
-                            content_type="application/json")
+        return web.Response(
+            text=json.dumps(body), status=status, headers=dict(headers or {}), content_type="application/json"
+        )
 
     @staticmethod
-    def _text(record: RequestRecord, text: str, status: int, headers: Mapping[str, str],
-              content_type: str = "text/plain") -> web.Response:
+    def _text(
+        record: RequestRecord, text: str, status: int, headers: Mapping[str, str], content_type: str = "text/plain"
+    ) -> web.Response:
         record.status = status
         return web.Response(text=text, status=status, headers=dict(headers), content_type=content_type)
 
@@ -763,8 +894,13 @@ class FakeIRacing:
         data = await request.json()
         members = data.get("members", [data]) if isinstance(data, dict) else data
         for m in members:
-            self.add_member(int(m["cust_id"]), m.get("display_name"), irating=m.get("irating"),
-                            license_level=m.get("license_level"), sub_level=m.get("sub_level"))
+            self.add_member(
+                int(m["cust_id"]),
+                m.get("display_name"),
+                irating=m.get("irating"),
+                license_level=m.get("license_level"),
+                sub_level=m.get("sub_level"),
+            )
         return web.json_response({"members": len(self.members)})
 
     async def _c_races(self, request: web.Request) -> web.Response:
@@ -803,13 +939,27 @@ class FakeIRacing:
         return web.json_response({"ok": True})
 
     async def _c_stats(self, request: web.Request) -> web.Response:
-        return web.json_response({**self.stats, "members": len(self.members), "races": len(self._races),
-                                  "blocked_until": self._blocked_until})
+        return web.json_response(
+            {
+                **self.stats,
+                "members": len(self.members),
+                "races": len(self._races),
+                "blocked_until": self._blocked_until,
+            }
+        )
 
     async def _c_config(self, request: web.Request) -> web.Response:
         data = await request.json()
-        for key in ("latency_ms", "s3_latency_ms", "rate_limit", "rate_window", "access_token_ttl",
-                    "link_ttl", "hosted_chunk_size", "legacy_enabled"):
+        for key in (
+            "latency_ms",
+            "s3_latency_ms",
+            "rate_limit",
+            "rate_window",
+            "access_token_ttl",
+            "link_ttl",
+            "hosted_chunk_size",
+            "legacy_enabled",
+        ):
             if key in data:
                 setattr(self, key, data[key])
         return web.json_response({"ok": True})
@@ -817,8 +967,12 @@ class FakeIRacing:
 
 def _qualifying_row(row: Mapping[str, Any]) -> dict[str, Any]:
     # The qualifying session lists the same cars in another order; only the race counts.
-    return {**{k: v for k, v in row.items() if k != "driver_results"},
-            "finish_position": -1, "starting_position": -1, "best_lap_time": -1}
+    return {
+        **{k: v for k, v in row.items() if k != "driver_results"},
+        "finish_position": -1,
+        "starting_position": -1,
+        "best_lap_time": -1,
+    }
 
 
 def _number(value: float) -> str:
@@ -845,9 +999,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--password", default=FAKE_PASSWORD)
     args = parser.parse_args(argv)
     fake = FakeIRacing(
-        client_id=args.client_id, client_secret=args.client_secret, email=args.email, password=args.password,
-        rate_limit=args.rate_limit, rate_window=args.rate_window, latency_ms=args.latency_ms,
-        s3_latency_ms=args.s3_latency_ms, access_token_ttl=args.access_token_ttl,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        email=args.email,
+        password=args.password,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        latency_ms=args.latency_ms,
+        s3_latency_ms=args.s3_latency_ms,
+        access_token_ttl=args.access_token_ttl,
     )
     print(f"fake iRacing listening on http://{args.host}:{args.port}", flush=True)
     web.run_app(fake.app(), host=args.host, port=args.port, print=None, access_log=None)

@@ -25,8 +25,14 @@ from tests.fakes.iracing_api import (
 
 # Retries in milliseconds instead of seconds; the logic is the same.
 FAST = ClientTuning(
-    request_timeout=5.0, connect_timeout=2.0, transient_tries=3, transient_wait=0.01,
-    transient_max_wait=0.05, maintenance_tries=2, maintenance_wait=0.02, rate_limit_tries=3,
+    request_timeout=5.0,
+    connect_timeout=2.0,
+    transient_tries=3,
+    transient_wait=0.01,
+    transient_max_wait=0.05,
+    maintenance_tries=2,
+    maintenance_wait=0.02,
+    rate_limit_tries=3,
     max_rate_wait=30.0,
 )
 
@@ -79,8 +85,11 @@ async def client(settings: Settings, store: MemoryAuthStateStore, metrics: Metri
 def secrets_of(fake: FakeIRacing) -> list[str]:
     """Every secret the client could leak: credentials, their masked forms, tokens, cookies."""
     values = [
-        FAKE_PASSWORD, FAKE_CLIENT_SECRET, FAKE_EMAIL,
-        mask_secret(FAKE_PASSWORD, FAKE_EMAIL), mask_secret(FAKE_CLIENT_SECRET, FAKE_CLIENT_ID),
+        FAKE_PASSWORD,
+        FAKE_CLIENT_SECRET,
+        FAKE_EMAIL,
+        mask_secret(FAKE_PASSWORD, FAKE_EMAIL),
+        mask_secret(FAKE_CLIENT_SECRET, FAKE_CLIENT_ID),
     ]
     values += fake.issued_secrets()
     return values

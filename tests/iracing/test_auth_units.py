@@ -34,7 +34,8 @@ def test_mask_matches_iracings_documented_example() -> None:
 
 def test_token_pair_from_response_and_refresh_a_minute_early() -> None:
     pair = token_pair_from_response(
-        {"access_token": "A", "expires_in": 600, "refresh_token": "R", "refresh_token_expires_in": 3600}, 1000.0)
+        {"access_token": "A", "expires_in": 600, "refresh_token": "R", "refresh_token_expires_in": 3600}, 1000.0
+    )
     assert (pair.expires_at, pair.refresh_at, pair.refresh_expires_at) == (1600.0, 1540.0, 4600.0)
     assert pair.fresh(1539.0) and not pair.fresh(1540.0)
     assert pair.can_refresh(4000.0) and not pair.can_refresh(4599.0)
@@ -76,8 +77,7 @@ def test_login_guard_breaker_opens_after_repeated_failures_and_backs_off() -> No
 
 
 def test_rate_headers_and_hold() -> None:
-    budget = parse_rate_headers({"x-ratelimit-limit": "240", "x-ratelimit-remaining": "3",
-                                 "x-ratelimit-reset": "1000"})
+    budget = parse_rate_headers({"x-ratelimit-limit": "240", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1000"})
     assert budget == RateBudget(240, 3, 1000.0)
     assert parse_rate_headers({"content-type": "text/plain"}) is None
     assert parse_rate_headers({"x-ratelimit-remaining": "many"}) is None

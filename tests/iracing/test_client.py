@@ -40,8 +40,9 @@ def _data_requests(fake: FakeIRacing) -> list:
     return [r for r in fake.requests if r.kind == "data"]
 
 
-async def test_two_step_fetch_recent_races_and_results(fake: FakeIRacing, client: IRacingClient,
-                                                       metrics: Metrics) -> None:
+async def test_two_step_fetch_recent_races_and_results(
+    fake: FakeIRacing, client: IRacingClient, metrics: Metrics
+) -> None:
     fake.add_member(101, "Ada Lovelace")
     older = fake.add_race([102, 101], session_start_time=datetime.now(UTC) - timedelta(hours=3))
     newer = fake.add_race([101, 102, 103], car_classes=[(1, "GTP"), (2, "GT3")])
@@ -63,8 +64,9 @@ async def test_two_step_fetch_recent_races_and_results(fake: FakeIRacing, client
 
 
 async def test_team_race_drivers_reach_the_client(fake: FakeIRacing, client: IRacingClient) -> None:
-    sid = fake.add_race([RaceEntry((7, 8), team_name="Night Owls", car_class_id=2), 9],
-                        car_classes=[(1, "LMP2"), (2, "GT3")])
+    sid = fake.add_race(
+        [RaceEntry((7, 8), team_name="Night Owls", car_class_id=2), 9], car_classes=[(1, "LMP2"), (2, "GT3")]
+    )
     sub = await client.get_subsession(sid)
     team = sub.results[0]
     assert sub.team_event and isinstance(team, TeamResult)
@@ -80,8 +82,7 @@ async def test_members_are_batched_and_lookup_and_hosted_work(fake: FakeIRacing,
     for _ in range(3):
         fake.add_race([1, 2], hosted=True, session_name="Thursday league")
     tuning = replace(FAST, members_batch=2)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(),
-                             tuning=tuning) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
         members = await client.get_members([5, 1, 2, 3, 4, 1])
         assert sorted(m.cust_id for m in members) == [1, 2, 3, 4, 5]
         assert len([r for r in _data_requests(fake) if r.path == "/data/member/get"]) == 3
@@ -129,8 +130,13 @@ async def test_expired_token_20_concurrent_requests_one_refresh(fake: FakeIRacin
         await client.authenticator.request_headers()  # logs in once, so the state has our account
     state = await store.load()
     assert state is not None
-    state["oauth"] = {"access_token": pair["access_token"], "expires_at": now - 5, "refresh_at": now - 65,
-                      "refresh_token": pair["refresh_token"], "refresh_expires_at": now + 3600}
+    state["oauth"] = {
+        "access_token": pair["access_token"],
+        "expires_at": now - 5,
+        "refresh_at": now - 65,
+        "refresh_token": pair["refresh_token"],
+        "refresh_expires_at": now + 3600,
+    }
     await store.save(state)
     fake.requests.clear()
     logins_before = fake.stats["logins"]
@@ -155,8 +161,9 @@ async def test_server_side_expiry_20_concurrent_401s_one_refresh(fake: FakeIRaci
     assert len(refreshes) == 1
 
 
-async def test_401_refreshes_once_then_logs_in_once_then_fails(fake: FakeIRacing, client: IRacingClient,
-                                                                metrics: Metrics) -> None:
+async def test_401_refreshes_once_then_logs_in_once_then_fails(
+    fake: FakeIRacing, client: IRacingClient, metrics: Metrics
+) -> None:
     fake.add_member(1)
     fake.fault("unauthorized", count=1)
     await client.get_recent_races(1)
@@ -201,8 +208,7 @@ async def test_dropped_connection_is_retried(fake: FakeIRacing, client: IRacingC
 async def test_slow_answer_times_out_and_is_retried(fake: FakeIRacing, settings: Settings) -> None:
     fake.add_member(1)
     tuning = replace(FAST, request_timeout=0.3)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(),
-                             tuning=tuning) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
         await client.get_recent_races(1)
         fake.fault("slow", count=1, delay=1.0)
         assert await client.get_recent_races(1) == []
@@ -232,8 +238,9 @@ async def test_expired_link_is_fetched_again_once(fake: FakeIRacing, client: IRa
 
 
 @pytest.mark.parametrize("status", [429, 200])
-async def test_after_429_nothing_reaches_the_fake_before_the_reset(fake: FakeIRacing, client: IRacingClient,
-                                                                   metrics: Metrics, status: int) -> None:
+async def test_after_429_nothing_reaches_the_fake_before_the_reset(
+    fake: FakeIRacing, client: IRacingClient, metrics: Metrics, status: int
+) -> None:
     fake.add_member(1)
     await client.get_recent_races(1)
     fake.fault("rate_limit", reset_in=1.2, status=status)
@@ -253,8 +260,7 @@ async def test_after_429_nothing_reaches_the_fake_before_the_reset(fake: FakeIRa
 async def test_rate_limit_reset_too_far_fails_fast(fake: FakeIRacing, settings: Settings) -> None:
     fake.add_member(1)
     tuning = replace(FAST, max_rate_wait=0.5)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(),
-                             tuning=tuning) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
         fake.fault("rate_limit", reset_in=30)
         with pytest.raises(RateLimitedError) as info:
             await client.get_recent_races(1)
@@ -269,8 +275,7 @@ async def test_budget_reserve_holds_requests_until_the_window_resets(fake: FakeI
     fake.rate_limit, fake.rate_window = 6, 2.0
     fake.add_member(1)
     tuning = replace(FAST, rate_reserve=2)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(),
-                             tuning=tuning) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
         for _ in range(9):
             await client.get_recent_races(1)
     assert fake.stats["rate_limited"] == 0  # never over the limit
@@ -282,19 +287,20 @@ async def test_budget_reserve_holds_requests_until_the_window_resets(fake: FakeI
     assert len(windows) >= 2
 
 
-async def test_bad_client_secret_bad_password_and_the_breaker(fake: FakeIRacing, tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_bad_client_secret_bad_password_and_the_breaker(
+    fake: FakeIRacing, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     bad_secret = make_settings(fake, tmp_path, IRACING_CLIENT_SECRET="wrong-secret")
     metrics = Metrics()
-    async with IRacingClient(bad_secret, state_store=MemoryAuthStateStore(), metrics=metrics,
-                             tuning=FAST) as client:
+    async with IRacingClient(bad_secret, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=FAST) as client:
         with pytest.raises(AuthError, match="IRACING_CLIENT_ID and IRACING_CLIENT_SECRET"):
             await client.get_recent_races(1)
     bad_password = make_settings(fake, tmp_path, IRACING_PASSWORD="wrong-password")
     guard = LoginGuard(max_per_hour=10, failure_threshold=3, open_seconds=600)
-    async with IRacingClient(bad_password, state_store=MemoryAuthStateStore(), metrics=metrics,
-                             tuning=FAST, login_guard=guard) as client:
+    async with IRacingClient(
+        bad_password, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=FAST, login_guard=guard
+    ) as client:
         for _ in range(3):
             with pytest.raises(AuthError, match="IRACING_EMAIL and IRACING_PASSWORD"):
                 await client.get_recent_races(1)
@@ -312,8 +318,9 @@ async def test_login_throttle_survives_restart(fake: FakeIRacing, settings: Sett
     store = MemoryAuthStateStore()
 
     def client() -> IRacingClient:
-        return IRacingClient(settings, state_store=store, metrics=Metrics(), tuning=FAST,
-                             login_guard=LoginGuard(max_per_hour=2))
+        return IRacingClient(
+            settings, state_store=store, metrics=Metrics(), tuning=FAST, login_guard=LoginGuard(max_per_hour=2)
+        )
 
     async with client() as first:
         await first.search_drivers("x")  # login 1
@@ -347,14 +354,14 @@ async def test_auth_status_in_plain_words(fake: FakeIRacing, settings: Settings)
 
 async def test_missing_credentials_name_the_settings(fake: FakeIRacing, tmp_path: Path) -> None:
     settings = make_settings(fake, tmp_path, IRACING_CLIENT_SECRET="")
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(),
-                             tuning=FAST) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=FAST) as client:
         with pytest.raises(AuthError, match="IRACING_CLIENT_SECRET"):
             await client.search_drivers("x")
     assert fake.stats["oauth_requests"] == 0
 
 
 # --- legacy cookie login -------------------------------------------------------------------------
+
 
 async def test_legacy_login_with_cookies(fake: FakeIRacing, tmp_path: Path) -> None:
     settings = make_settings(fake, tmp_path, IRACING_AUTH_MODE="legacy")
@@ -372,13 +379,13 @@ async def test_legacy_login_with_cookies(fake: FakeIRacing, tmp_path: Path) -> N
     assert fake.stats["legacy_logins"] == 2
 
 
-async def test_legacy_captcha_stops_all_retries(fake: FakeIRacing, tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_legacy_captcha_stops_all_retries(
+    fake: FakeIRacing, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings(fake, tmp_path, IRACING_AUTH_MODE="legacy")
     metrics = Metrics()
     fake.fault("captcha")
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=metrics,
-                             tuning=FAST) as client:
+    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=FAST) as client:
         for _ in range(3):
             with pytest.raises(AuthError, match="CAPTCHA"):
                 await client.get_recent_races(1)
@@ -388,13 +395,17 @@ async def test_legacy_captcha_stops_all_retries(fake: FakeIRacing, tmp_path: Pat
     assert sum("CAPTCHA" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR) == 1
 
 
-@pytest.mark.parametrize(("setup", "message"), [
-    ("refused", "refused the legacy login"),
-    ("disabled", "refused the legacy login"),
-    ("bad_password", "rejected the e-mail or password"),
-])
-async def test_legacy_failures_are_distinct_and_plain(fake: FakeIRacing, tmp_path: Path, setup: str,
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("refused", "refused the legacy login"),
+        ("disabled", "refused the legacy login"),
+        ("bad_password", "rejected the e-mail or password"),
+    ],
+)
+async def test_legacy_failures_are_distinct_and_plain(
+    fake: FakeIRacing, tmp_path: Path, setup: str, message: str
+) -> None:
     env = {"IRACING_AUTH_MODE": "legacy"}
     if setup == "refused":
         fake.fault("legacy_refused")
@@ -402,9 +413,12 @@ async def test_legacy_failures_are_distinct_and_plain(fake: FakeIRacing, tmp_pat
         fake.legacy_enabled = False
     else:
         env["IRACING_PASSWORD"] = "not-the-password"
-    async with IRacingClient(make_settings(fake, tmp_path, **env), state_store=MemoryAuthStateStore(),
-                             metrics=Metrics(), tuning=FAST) as client:
+    async with IRacingClient(
+        make_settings(fake, tmp_path, **env), state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=FAST
+    ) as client:
         with pytest.raises(AuthError, match=message) as info:
             await client.get_recent_races(1)
-    assert type(info.value).__name__ == {"refused": "LoginRefusedError", "disabled": "LoginRefusedError",
-                                         "bad_password": "AuthError"}[setup]
+    assert (
+        type(info.value).__name__
+        == {"refused": "LoginRefusedError", "disabled": "LoginRefusedError", "bad_password": "AuthError"}[setup]
+    )

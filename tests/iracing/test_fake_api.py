@@ -21,13 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_control_routes_program_the_world(fake: FakeIRacing, tmp_path: Path) -> None:
     base = fake.base_url
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/_fake/members", json={"members": [
-                {"cust_id": 11, "display_name": "Eleven"}, {"cust_id": 12, "display_name": "Twelve"}]}) as r:
+        async with http.post(
+            f"{base}/_fake/members",
+            json={"members": [{"cust_id": 11, "display_name": "Eleven"}, {"cust_id": 12, "display_name": "Twelve"}]},
+        ) as r:
             assert (await r.json())["members"] == 2
-        async with http.post(f"{base}/_fake/races", json={
+        async with http.post(
+            f"{base}/_fake/races",
+            json={
                 "entries": [12, {"cust_ids": [11, 13], "team_name": "Dusk", "car_class_id": 2}],
-                "car_classes": [[1, "GTP"], [2, "GT3"]], "session_start_time": "2026-01-02T20:00:00Z",
-                "series_name": "Endurance"}) as r:
+                "car_classes": [[1, "GTP"], [2, "GT3"]],
+                "session_start_time": "2026-01-02T20:00:00Z",
+                "series_name": "Endurance",
+            },
+        ) as r:
             sid = (await r.json())["subsession_id"]
         async with http.post(f"{base}/_fake/faults", json={"kind": "maintenance", "count": 1}) as r:
             assert r.status == 200
@@ -66,8 +73,9 @@ async def test_s3_rejects_an_authorization_header(fake: FakeIRacing, tmp_path: P
     fake.add_member(5)
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{fake.base_url}/data/stats/member_recent_races", params={"cust_id": "5"},
-                            headers=headers) as r:
+        async with http.get(
+            f"{fake.base_url}/data/stats/member_recent_races", params={"cust_id": "5"}, headers=headers
+        ) as r:
             link = (await r.json())["link"]
         async with http.get(link, headers=headers) as r:
             assert r.status == 400
@@ -85,9 +93,20 @@ def _free_port() -> int:
 async def test_runs_from_the_command_line() -> None:
     port = _free_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.iracing_api", "--port", str(port), "--latency-ms", "5",
-        "--rate-limit", "50", "--rate-window", "10",
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "tests.fakes.iracing_api",
+        "--port",
+        str(port),
+        "--latency-ms",
+        "5",
+        "--rate-limit",
+        "50",
+        "--rate-window",
+        "10",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -30,24 +30,48 @@ SAMPLES = samples_dir()
 
 def _row(cust_id: int, pos: int, **extra: Any) -> dict[str, Any]:
     return {
-        "cust_id": cust_id, "display_name": f"D{cust_id}", "finish_position": pos,
-        "finish_position_in_class": pos, "starting_position": pos, "starting_position_in_class": pos,
-        "car_name": "Car", "car_class_id": 1, "car_class_name": "C", "car_class_short_name": "C",
-        "laps_complete": 10, "laps_lead": 0, "incidents": 2, "best_lap_time": 1317601,
-        "average_lap": 1319436, "oldi_rating": 1500, "newi_rating": 1510, "old_sub_level": 284,
-        "new_sub_level": 299, "old_license_level": 18, "new_license_level": 18, "champ_points": 50,
-        "reason_out": "Running", **extra,
+        "cust_id": cust_id,
+        "display_name": f"D{cust_id}",
+        "finish_position": pos,
+        "finish_position_in_class": pos,
+        "starting_position": pos,
+        "starting_position_in_class": pos,
+        "car_name": "Car",
+        "car_class_id": 1,
+        "car_class_name": "C",
+        "car_class_short_name": "C",
+        "laps_complete": 10,
+        "laps_lead": 0,
+        "incidents": 2,
+        "best_lap_time": 1317601,
+        "average_lap": 1319436,
+        "oldi_rating": 1500,
+        "newi_rating": 1510,
+        "old_sub_level": 284,
+        "new_sub_level": 299,
+        "old_license_level": 18,
+        "new_license_level": 18,
+        "champ_points": 50,
+        "reason_out": "Running",
+        **extra,
     }
 
 
 def _subsession(rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {
-        "subsession_id": 42, "series_name": "S", "series_short_name": "S", "season_name": "2026 S1",
-        "start_time": "2026-01-01T20:00:00Z", "end_time": "2026-01-01T20:30:00Z",
-        "official_session": True, "event_type_name": "Race", "event_strength_of_field": 2000,
+        "subsession_id": 42,
+        "series_name": "S",
+        "series_short_name": "S",
+        "season_name": "2026 S1",
+        "start_time": "2026-01-01T20:00:00Z",
+        "end_time": "2026-01-01T20:30:00Z",
+        "official_session": True,
+        "event_type_name": "Race",
+        "event_strength_of_field": 2000,
         "track": {"track_name": "Spa ", "config_name": "GP"},
-        "car_classes": [{"car_class_id": 1, "name": "C", "short_name": "C", "strength_of_field": 2000,
-                         "num_entries": len(rows)}],
+        "car_classes": [
+            {"car_class_id": 1, "name": "C", "short_name": "C", "strength_of_field": 2000, "num_entries": len(rows)}
+        ],
         "session_splits": [{"subsession_id": 41}, {"subsession_id": 42}, {"subsession_id": 43}],
         "session_results": [
             {"simsession_number": -1, "results": [_row(9, 0)]},
@@ -90,7 +114,20 @@ def test_split_number_track_and_times() -> None:
 
 def test_license_letters_and_safety_rating() -> None:
     assert [license_class(x) for x in (1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, None, -1)] == [
-        "R", "R", "D", "D", "C", "C", "B", "B", "A", "A", "Pro", None, None]
+        "R",
+        "R",
+        "D",
+        "D",
+        "C",
+        "C",
+        "B",
+        "B",
+        "A",
+        "A",
+        "Pro",
+        None,
+        None,
+    ]
     assert safety_rating(284) == pytest.approx(2.84)
     assert safety_rating(None) is None
     row = parse_subsession(_subsession([_row(1, 0)])).results[0]
@@ -152,17 +189,24 @@ def test_models_are_immutable() -> None:
 
 # --- contract: recorded answers of the real service ------------------------------------------------
 
+
 def _sample(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
 
 
-
 def test_every_sample_has_a_parser_here() -> None:
     # The bot reads no lap chart; every other recorded endpoint is parsed below.
-    covered = {"stats_member_recent_races.json", "result.json", "result_with_team.json",
-               "member.json", "lookup_drivers.json", "result_search_series.json",
-               "result_lap_chart_data.json"}
+    covered = {
+        "stats_member_recent_races.json",
+        "result.json",
+        "result_with_team.json",
+        "member.json",
+        "lookup_drivers.json",
+        "result_search_series.json",
+        "result_lap_chart_data.json",
+    }
     assert {p.name for p in SAMPLES.glob("*.json")} <= covered
+
 
 def test_contract_recent_races() -> None:
     races = parse_recent_races(_sample("stats_member_recent_races.json"))
@@ -177,6 +221,7 @@ def test_contract_recent_races() -> None:
     assert races[1].track_name == "Charlotte Motor Speedway"  # iRacing's trailing blank dropped
     assert [r.start_time for r in races] == sorted((r.start_time for r in races), reverse=True)
 
+
 def test_contract_single_driver_result() -> None:
     sub = parse_subsession(_sample("result.json"))
     assert (sub.subsession_id, sub.split_number, sub.num_splits) == (82263872, 1, 10)
@@ -190,11 +235,11 @@ def test_contract_single_driver_result() -> None:
     assert (winner.new_license_class, winner.new_safety_rating) == ("B", pytest.approx(3.37))
     second = sub.results[1]
     assert isinstance(second, DriverResult)
-    assert (second.cust_id, second.new_license_class, second.old_safety_rating) == (
-        432652, "A", pytest.approx(1.40))
+    assert (second.cust_id, second.new_license_class, second.old_safety_rating) == (432652, "A", pytest.approx(1.40))
     assert sub.car_class(2268) is not None and sub.car_class(2268).strength_of_field == 2961
     assert sub.track_name == "Nürburgring Grand-Prix-Strecke" and sub.track_config == "BES/WEC"
     assert sub.event_strength_of_field == 2965 and sub.official
+
 
 def test_contract_team_multiclass_result() -> None:
     raw = _sample("result_with_team.json")
@@ -216,14 +261,15 @@ def test_contract_team_multiclass_result() -> None:
     assert sub.cust_ids() == expected
     assert sum(1 for _ in sub.driver_rows()) == sum(len(t["driver_results"]) for t in main["results"])
 
+
 def test_contract_members_lookup_and_series_rows() -> None:
-    assert [(m.cust_id, m.display_name) for m in parse_members(_sample("member.json"))] == [
-        (473030, "Lukas Schwenk")]
+    assert [(m.cust_id, m.display_name) for m in parse_members(_sample("member.json"))] == [(473030, "Lukas Schwenk")]
     found = parse_driver_lookup(_sample("lookup_drivers.json"))
     assert found[0].cust_id == 168966 and found[0].display_name == "Max Verstappen"
     assert not any(d.profile_disabled for d in found[:3])
     rows = parse_hosted(_sample("result_search_series.json"))
     assert rows[1].subsession_id == 82211703 and rows[1].track_config == "Grand Prix"
+
 
 def test_contract_truncated_sample_is_a_parse_error() -> None:
     body = (SAMPLES / "result.json").read_bytes()
@@ -245,9 +291,7 @@ _PARSERS = {
     "result_search_series.json": parse_hosted,
 }
 # The kept copy always; the workspace's shared recordings too when they are beside the checkout.
-_SAMPLE_FILES = sorted(
-    {p for d in (SAMPLES, SHARED) if d.is_dir() for p in d.glob("*.json") if p.name in _PARSERS}
-)
+_SAMPLE_FILES = sorted({p for d in (SAMPLES, SHARED) if d.is_dir() for p in d.glob("*.json") if p.name in _PARSERS})
 
 
 @pytest.mark.parametrize("path", _SAMPLE_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")

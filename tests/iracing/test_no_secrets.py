@@ -123,16 +123,22 @@ CASES: dict[str, tuple[Scenario, dict[str, str]]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-async def test_no_secret_in_logs_or_errors(case: str, fake: FakeIRacing, tmp_path: Path,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_in_logs_or_errors(
+    case: str, fake: FakeIRacing, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     scenario, env = CASES[case]
     caplog.set_level(logging.DEBUG)
     settings = make_settings(fake, tmp_path, **env)
     store = MemoryAuthStateStore()
     errors: list[BaseException] = []
     outcome: object = None
-    async with IRacingClient(settings, state_store=store, metrics=Metrics(), tuning=FAST,
-                             login_guard=LoginGuard(max_per_hour=20, failure_threshold=3)) as client:
+    async with IRacingClient(
+        settings,
+        state_store=store,
+        metrics=Metrics(),
+        tuning=FAST,
+        login_guard=LoginGuard(max_per_hour=20, failure_threshold=3),
+    ) as client:
         try:
             outcome = await scenario(fake, client)
         except IRacingError as exc:

@@ -23,8 +23,14 @@ INTERVAL = 300
 
 
 def inputs(**changes: object) -> HealthInputs:
-    base = {"database_ok": True, "last_cycle_ok_at": NOW - 60, "poll_interval_seconds": INTERVAL,
-            "started_at": NOW - 86_400, "maintenance": False, "now": NOW}
+    base = {
+        "database_ok": True,
+        "last_cycle_ok_at": NOW - 60,
+        "poll_interval_seconds": INTERVAL,
+        "started_at": NOW - 86_400,
+        "maintenance": False,
+        "now": NOW,
+    }
     base.update(changes)
     return HealthInputs(**base)  # type: ignore[arg-type]
 
@@ -72,8 +78,13 @@ async def test_server_answers_health_and_metrics_against_a_real_database(db_url:
     metrics.posts_published_total.inc(3)
     metrics.tracked_drivers.set(7)
     last_ok: list[float | None] = [None]
-    checks = HealthChecks(database_ok=store.ping, last_cycle_ok_at=lambda: last_ok[0],
-                          poll_interval_seconds=lambda: INTERVAL, started_at=NOW - 10, clock=lambda: NOW)
+    checks = HealthChecks(
+        database_ok=store.ping,
+        last_cycle_ok_at=lambda: last_ok[0],
+        poll_interval_seconds=lambda: INTERVAL,
+        started_at=NOW - 10,
+        clock=lambda: NOW,
+    )
     port = free_port()
     server = HealthServer("127.0.0.1", port, metrics, checks)
     await server.start()
@@ -104,8 +115,13 @@ async def test_database_check_that_raises_counts_as_down() -> None:
         raise ConnectionResetError("gone")
 
     port = free_port()
-    checks = HealthChecks(database_ok=broken, last_cycle_ok_at=lambda: NOW, poll_interval_seconds=lambda: 60,
-                          started_at=NOW, clock=lambda: NOW)
+    checks = HealthChecks(
+        database_ok=broken,
+        last_cycle_ok_at=lambda: NOW,
+        poll_interval_seconds=lambda: 60,
+        started_at=NOW,
+        clock=lambda: NOW,
+    )
     server = HealthServer("127.0.0.1", port, Metrics(), checks)
     await server.start()
     try:
@@ -116,8 +132,9 @@ async def test_database_check_that_raises_counts_as_down() -> None:
 
 
 async def test_port_in_use_is_logged_not_fatal_and_stop_is_safe(caplog: pytest.LogCaptureFixture) -> None:
-    checks = HealthChecks(database_ok=lambda: True, last_cycle_ok_at=lambda: None,
-                          poll_interval_seconds=lambda: 60, started_at=NOW)
+    checks = HealthChecks(
+        database_ok=lambda: True, last_cycle_ok_at=lambda: None, poll_interval_seconds=lambda: 60, started_at=NOW
+    )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -133,8 +150,9 @@ async def test_port_in_use_is_logged_not_fatal_and_stop_is_safe(caplog: pytest.L
 
 
 async def test_port_zero_turns_the_server_off() -> None:
-    checks = HealthChecks(database_ok=lambda: True, last_cycle_ok_at=lambda: None,
-                          poll_interval_seconds=lambda: 60, started_at=NOW)
+    checks = HealthChecks(
+        database_ok=lambda: True, last_cycle_ok_at=lambda: None, poll_interval_seconds=lambda: 60, started_at=NOW
+    )
     server = HealthServer("127.0.0.1", 0, Metrics(), checks)
     await server.start()
     assert not server.running

@@ -124,8 +124,15 @@ def test_standalone_json_one_object_per_line_with_required_keys() -> None:
         configure_standalone_logging(FakeSettings(), stream=stream)
         configure_standalone_logging(FakeSettings(), stream=stream)  # twice: still one handler
         assert len(root.handlers) == 1
-        log_event(logging.getLogger("red.ir2dis.poller"), "cycle_done", drivers_polled=12, requests=14,
-                  new_results=2, posts=3, duration_seconds=1.25)
+        log_event(
+            logging.getLogger("red.ir2dis.poller"),
+            "cycle_done",
+            drivers_polled=12,
+            requests=14,
+            new_results=2,
+            posts=3,
+            duration_seconds=1.25,
+        )
         logging.getLogger("discord.client").warning("token %s rejected", TOKEN)
         logging.getLogger("red.ir2dis").debug("not shown at INFO")
     finally:

@@ -127,10 +127,12 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def client(fake: FakeIRacing, settings: Settings, clock: ManualClock,
-                 metrics: Metrics) -> AsyncIterator[IRacingClient]:
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=FAST,
-                             clock=clock.now) as c:
+async def client(
+    fake: FakeIRacing, settings: Settings, clock: ManualClock, metrics: Metrics
+) -> AsyncIterator[IRacingClient]:
+    async with IRacingClient(
+        settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=FAST, clock=clock.now
+    ) as c:
         yield c
 
 
@@ -170,8 +172,7 @@ class World:
         races = (self.fake._races[s] for s in self.fake.recent_race_ids(cust_id))
         mark = baseline_mark(RaceRef(int(r.start), r.subsession_id) for r in races)
         await self.store.last_seen.set(guild_id, cust_id, *mark)
-        await self.store.drivers.track(guild_id, cust_id, name or f"Driver {cust_id}", None,
-                                       now=int(self.clock.now()))
+        await self.store.drivers.track(guild_id, cust_id, name or f"Driver {cust_id}", None, now=int(self.clock.now()))
 
     def race(self, cust_ids: list[Any], *, minutes_ago: float = 40.0, **kw: Any) -> int:
         """A race that started ``minutes_ago`` and whose results are out now."""
@@ -182,12 +183,30 @@ EngineFactory = Callable[..., PollEngine]
 
 
 @pytest.fixture
-def make_engine(client: IRacingClient, publisher: MemoryPublisher, settings: Settings,
-                clock: ManualClock, metrics: Metrics) -> EngineFactory:
-    def build(store: Store, *, source: Any = None, pub: Any = None, owner: str = "engine-a",
-              metrics_: Metrics | None = None, settings_: Settings | None = None,
-              instance: str | None = None, spare_share: float = 0.5) -> PollEngine:
-        return PollEngine(store, source or client, pub or publisher, settings_ or settings,
-                          metrics_ or metrics, clock, owner=owner, instance=instance, spare_share=spare_share)
+def make_engine(
+    client: IRacingClient, publisher: MemoryPublisher, settings: Settings, clock: ManualClock, metrics: Metrics
+) -> EngineFactory:
+    def build(
+        store: Store,
+        *,
+        source: Any = None,
+        pub: Any = None,
+        process: str = "engine-a",
+        metrics_: Metrics | None = None,
+        settings_: Settings | None = None,
+        instance: str | None = None,
+        spare_share: float = 0.5,
+    ) -> PollEngine:
+        return PollEngine(
+            store,
+            source or client,
+            pub or publisher,
+            settings_ or settings,
+            metrics_ or metrics,
+            clock,
+            process=process,
+            instance=instance,
+            spare_share=spare_share,
+        )
 
     return build

@@ -14,7 +14,10 @@ def test_smoke_world_posts_every_race_once_without_429(tmp_path: Path) -> None:
     out = tmp_path / "smoke.json"
     subprocess.run(
         [sys.executable, "-m", "benchmarks.poll_cycle", "--smoke", "--strategy", "engine", "--json", str(out)],
-        cwd=ROOT, check=True, timeout=300, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+        capture_output=True,
     )
     engine = json.loads(out.read_text())["results"]["engine"]
     assert engine["expected"] > 5

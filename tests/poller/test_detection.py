@@ -24,9 +24,21 @@ NOW = 1_770_000_000
 
 def race(subsession_id: int, started_at: int) -> RecentRace:
     return RecentRace(
-        subsession_id=subsession_id, start_time=datetime.fromtimestamp(started_at, UTC), series_name="S",
-        track_name="T", finish_position=1, start_position=1, laps=10, laps_led=0, incidents=0, points=None,
-        strength_of_field=None, old_irating=None, new_irating=None, old_sub_level=None, new_sub_level=None,
+        subsession_id=subsession_id,
+        start_time=datetime.fromtimestamp(started_at, UTC),
+        series_name="S",
+        track_name="T",
+        finish_position=1,
+        start_position=1,
+        laps=10,
+        laps_led=0,
+        incidents=0,
+        points=None,
+        strength_of_field=None,
+        old_irating=None,
+        new_irating=None,
+        old_sub_level=None,
+        new_sub_level=None,
         license_level=None,
     )
 
@@ -118,8 +130,7 @@ def test_channel_tracking_leaves_out_servers_without_a_channel() -> None:
     tracking = {7: frozenset({1, 2}), 8: frozenset({2}), 9: frozenset({3})}
     guilds = {1: GuildConfig(1, 100, None), 2: GuildConfig(2, None, None)}
     assert channel_tracking(tracking, guilds) == {7: frozenset({1})}
-    assert guilds_to_drivers({7: frozenset({1, 2}), 8: frozenset({2})}) == {1: frozenset({7}),
-                                                                            2: frozenset({7, 8})}
+    assert guilds_to_drivers({7: frozenset({1, 2}), 8: frozenset({2})}) == {1: frozenset({7}), 2: frozenset({7, 8})}
 
 
 def test_card_audience_lists_every_tracked_driver_of_the_race_per_server() -> None:
@@ -132,7 +143,7 @@ def test_also_new_for_a_server_through_a_driver_not_polled() -> None:
     audience = {1: frozenset({7}), 2: frozenset({8}), 3: frozenset({9}), 4: frozenset({10})}
     marks = {
         (1, 7): Watermark(NOW - 9000, 250),  # behind: new for server 1
-        (2, 8): Watermark(NOW - 600, 300),   # already there
+        (2, 8): Watermark(NOW - 600, 300),  # already there
         # (3, 9) has no watermark: its own poll sets the baseline
         (4, 10): Watermark(NOW - 9000, 250),
     }

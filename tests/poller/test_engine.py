@@ -38,7 +38,10 @@ async def world_tracking_a(store: Store, fake: FakeIRacing, clock: ManualClock) 
 
 
 async def test_one_cycle_every_new_race_once_per_server_with_every_tracked_driver(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
@@ -64,18 +67,21 @@ async def test_one_cycle_every_new_race_once_per_server_with_every_tracked_drive
     # one recent-races call per unique driver, one results/get per new subsession
     assert sorted(calls(fake, "stats/member_recent_races")) == sorted(f"cust_id={c}" for c in (A, B, C))
     assert sorted(calls(fake, "results/get")) == sorted(f"subsession_id={s}" for s in (first, shared, team))
-    assert report.posts_published == 5 and report.subsessions_fetched == 3
+    assert report.counts.posts_published == 5 and report.counts.subsessions_fetched == 3
 
     # a second cycle finds nothing new and posts nothing
     clock.advance(300)
     again = await make_engine(sqlite_store).run_cycle()
-    assert again.posts_published == 0
+    assert again.counts.posts_published == 0
     assert publisher.all_posts() == sorted([(C1, first), (C1, shared), (C2, first), (C2, shared), (C2, team)])
     assert (await sqlite_store.last_seen.get(G1, A)).last_subsession_id == shared
 
 
 async def test_a_driver_in_the_results_counts_as_seen_without_being_polled(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
@@ -105,12 +111,15 @@ async def test_a_driver_in_the_results_counts_as_seen_without_being_polled(
     report = await engine.run_cycle()
     assert f"cust_id={B}" in calls(fake, "stats/member_recent_races")
     assert calls(fake, "results/get") == []
-    assert report.posts_published == 0 and report.dedupe_skips >= 2
+    assert report.counts.posts_published == 0 and report.counts.dedupe_skips >= 2
     assert publisher.all_posts() == [(C1, shared), (C3, shared)]
 
 
 async def test_no_backlog_and_nothing_for_a_server_without_channel(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
@@ -122,7 +131,7 @@ async def test_no_backlog_and_nothing_for_a_server_without_channel(
     await w.track(G2, B)
     await w.track(G2, A)
     engine = make_engine(sqlite_store)
-    assert (await engine.run_cycle()).posts_published == 0
+    assert (await engine.run_cycle()).counts.posts_published == 0
     assert publisher.all_posts() == []
 
     clock.advance(300)
@@ -135,7 +144,10 @@ async def test_no_backlog_and_nothing_for_a_server_without_channel(
 
 
 async def test_a_pair_without_watermark_starts_at_the_latest_race(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
@@ -176,8 +188,13 @@ class FlakySource:
 
 
 async def test_one_driver_or_one_subsession_failing_does_not_stop_the_others(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, client: IRacingClient, metrics: Metrics,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    client: IRacingClient,
+    metrics: Metrics,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
     await w.server(G1, C1)
@@ -192,7 +209,7 @@ async def test_one_driver_or_one_subsession_failing_does_not_stop_the_others(
 
     report = await engine.run_cycle()
 
-    assert report.outcome == "ok" and report.driver_errors == 1 and report.subsession_errors == 1
+    assert report.outcome == "ok" and report.counts.driver_errors == 1 and report.counts.subsession_errors == 1
     assert sorted(publisher.posted(C1)) == sorted([after_broken, of_c])
     assert metrics.poll_errors_total.labels("recent_races")._value.get() == 1
     assert metrics.poll_errors_total.labels("subsession_parse")._value.get() == 1
@@ -204,8 +221,12 @@ async def test_one_driver_or_one_subsession_failing_does_not_stop_the_others(
 
 
 async def test_an_unavailable_channel_keeps_settings_retries_later_and_spares_others(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, metrics: Metrics,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
     await w.server(G1, C1)
@@ -221,7 +242,7 @@ async def test_an_unavailable_channel_keeps_settings_retries_later_and_spares_ot
 
     assert publisher.posted(C2) == [one, two]
     assert publisher.posted(C1) == []
-    assert report.post_failures == 2
+    assert report.counts.post_failures == 2
     assert (await sqlite_store.guilds.get(G1)).channel_id == C1  # settings kept
     assert await sqlite_store.posts.pending_count(G1) == 2
     assert "Send Messages" in (await sqlite_store.posts.last_failure(G1) or "")
@@ -246,8 +267,12 @@ async def test_an_unavailable_channel_keeps_settings_retries_later_and_spares_ot
 
 
 async def test_results_older_than_the_post_age_are_dropped_not_flooded(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, caplog: Any,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    caplog: Any,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     publisher.unavailable[C1] = "the results channel no longer exists"
@@ -260,15 +285,19 @@ async def test_results_older_than_the_post_age_are_dropped_not_flooded(
     fresh = w.race([A], minutes_ago=40)
     caplog.set_level("INFO", logger="red.ir2dis.poller")
     report = await engine.run_cycle()
-    assert report.posts_dropped == 1
+    assert report.counts.posts_dropped == 1
     assert publisher.posted(C1) == [fresh]
     assert await sqlite_store.posts.pending_count(G1) == 0
     assert sum("dropped a result" in r.getMessage() for r in caplog.records) == 1
 
 
 async def test_a_stored_card_that_cannot_be_read_is_dropped_once_not_retried_forever(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, caplog: Any,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    caplog: Any,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     publisher.unavailable[C1] = "missing permission: Send Messages"
@@ -283,27 +312,31 @@ async def test_a_stored_card_that_cannot_be_read_is_dropped_once_not_retried_for
     caplog.set_level("INFO", logger="red.ir2dis.poller")
     caplog.clear()
     report = await engine.run_cycle()
-    assert report.posts_dropped == 1 and publisher.posted(C1) == []
+    assert report.counts.posts_dropped == 1 and publisher.posted(C1) == []
     record = await sqlite_store.posts.get(G1, s)
     assert record is not None and record.state == "dropped" and record.last_error == "stored card unreadable"
     failed = [r for r in caplog.records if getattr(r, "event", None) == "post_failed"]
     assert [(r.subsession_id, r.reason) for r in failed] == [(s, "stored card unreadable")]
     clock.advance(600)
-    assert (await engine.run_cycle()).posts_dropped == 0
+    assert (await engine.run_cycle()).counts.posts_dropped == 0
 
 
 async def test_key_events_are_logged_with_their_fields(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, caplog: Any,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    caplog: Any,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     first = w.race([A], minutes_ago=30)
     caplog.set_level("INFO", logger="red.ir2dis")
     # the process dies between Discord's answer and the record
-    await cycle_that_dies(make_engine(sqlite_store, owner="engine-a"), publisher, after_publish=True)
+    await cycle_that_dies(make_engine(sqlite_store, process="engine-a"), publisher, after_publish=True)
     clock.advance(LEASE + 1)
     second = w.race([A], minutes_ago=5)
-    await make_engine(sqlite_store, owner="engine-b").run_cycle()
+    await make_engine(sqlite_store, process="engine-b").run_cycle()
 
     events = [(r.event, r.__dict__) for r in caplog.records if hasattr(r, "event")]
     skips = [(f["subsession_id"], f["reason"]) for e, f in events if e == "dedupe_skip"]
@@ -317,8 +350,12 @@ async def test_key_events_are_logged_with_their_fields(
 
 
 async def test_maintenance_skips_the_cycle_cleanly(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, metrics: Metrics,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
 ) -> None:
     w = await world(sqlite_store, fake, clock)
     await w.server(G1, C1)
@@ -340,10 +377,13 @@ async def test_maintenance_skips_the_cycle_cleanly(
 
 
 async def test_idle_drivers_are_polled_less_often_than_active_ones(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    make_engine: EngineFactory,
 ) -> None:
     w = World(sqlite_store, fake, clock)
-    fake.add_race([A], session_start_time=clock.now() - 3600)        # raced an hour ago
+    fake.add_race([A], session_start_time=clock.now() - 3600)  # raced an hour ago
     fake.add_race([B], session_start_time=clock.now() - 20 * 86_400)  # idle for weeks
     await w.server(G1, C1)
     await w.track(G1, A)
@@ -360,7 +400,10 @@ async def test_idle_drivers_are_polled_less_often_than_active_ones(
 
 
 async def test_with_budget_to_spare_a_driver_back_from_a_break_is_posted_next_cycle(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = World(sqlite_store, fake, clock)
@@ -378,7 +421,10 @@ async def test_with_budget_to_spare_a_driver_back_from_a_break_is_posted_next_cy
 
 
 async def test_a_cycle_larger_than_a_window_stays_within_the_rate_limit(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     fake.rate_limit = 25  # per 60 s window; 60 drivers need three windows
@@ -391,7 +437,7 @@ async def test_a_cycle_larger_than_a_window_stays_within_the_rate_limit(
         w.race([cust], minutes_ago=40)
     engine = make_engine(sqlite_store)
     report = await engine.run_cycle()
-    assert report.drivers_polled == 60
+    assert report.counts.drivers_polled == 60
     assert fake.stats["rate_limited"] == 0
     assert len(publisher.all_posts()) == 10
     # requests were spread: never more than the limit in one window
@@ -404,8 +450,12 @@ async def test_a_cycle_larger_than_a_window_stays_within_the_rate_limit(
 
 
 async def test_counters_and_status(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, metrics: Metrics,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     await w.track(G1, B)
@@ -413,7 +463,7 @@ async def test_counters_and_status(
     engine = make_engine(sqlite_store)
     await engine.run_cycle()
     clock.advance(300)
-    engine._handled.clear()  # as after a restart: the store must still stop a second post
+    engine._outbox._handled.clear()  # as after a restart: the store must still stop a second post
     w2 = w.race([A], minutes_ago=40)
     await sqlite_store.last_seen.set(G1, A, 1, 1)  # as if the watermark had not been advanced
     await engine.run_cycle()
@@ -430,13 +480,18 @@ async def test_counters_and_status(
 
 
 async def test_changed_settings_keep_what_the_scheduler_learnt(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory,
-    settings: Settings, client: IRacingClient,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    make_engine: EngineFactory,
+    settings: Settings,
+    client: IRacingClient,
 ) -> None:
     await world_tracking_a(sqlite_store, fake, clock)
     engine = make_engine(sqlite_store)
     await engine.run_cycle()
     from dataclasses import replace
+
     engine.replace_source(client, replace(settings, poll_interval_seconds=600))
     assert engine._scheduler.interval == 600
     assert engine._scheduler._polled == {A: clock.now()}
@@ -452,8 +507,15 @@ def daytona_field(tracked_driver: int, cars: int = 60) -> list[RaceEntry]:
         crew = tuple(70_000 + i * 4 + k for k in range(3 + i % 2))
         if i == 6:
             crew = (tracked_driver, *crew[1:])
-        entries.append(RaceEntry(crew, team_name=f"Endurance Team {i + 1}", car_class_id=classes[i % 3],
-                                 laps_complete=800 - i, car_name="Fake GTP" if i % 3 == 0 else "Fake GT3"))
+        entries.append(
+            RaceEntry(
+                crew,
+                team_name=f"Endurance Team {i + 1}",
+                car_class_id=classes[i % 3],
+                laps_complete=800 - i,
+                car_name="Fake GTP" if i % 3 == 0 else "Fake GT3",
+            )
+        )
     return entries
 
 
@@ -461,18 +523,27 @@ DAYTONA_CLASSES = [(4029, "GTP"), (4030, "LMP2"), (4031, "GT3")]
 
 
 async def test_a_24_hour_team_race_that_just_ended_is_posted_once(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     # started 24 h 55 min ago (gridding included), ended 3 minutes ago, results out now
-    daytona = w.race(daytona_field(A), minutes_ago=24 * 60 + 55, race_minutes=24 * 60 + 52, laps=800,
-                     series_name="Daytona 24", car_classes=DAYTONA_CLASSES)
+    daytona = w.race(
+        daytona_field(A),
+        minutes_ago=24 * 60 + 55,
+        race_minutes=24 * 60 + 52,
+        laps=800,
+        series_name="Daytona 24",
+        car_classes=DAYTONA_CLASSES,
+    )
     engine = make_engine(sqlite_store)
 
     report = await engine.run_cycle()
 
-    assert publisher.posted(C1) == [daytona] and report.races_too_old == 0
+    assert publisher.posted(C1) == [daytona] and report.counts.races_too_old == 0
     [entry] = publisher.card(C1, daytona).entries
     assert entry.team is not None and entry.team.name == "Endurance Team 7"
     assert [d.cust_id for d in entry.drivers] == [A]
@@ -480,12 +551,17 @@ async def test_a_24_hour_team_race_that_just_ended_is_posted_once(
     assert mark is not None and mark.last_subsession_id == daytona
     assert mark.last_finish_at == int(clock.now()) - 3 * 60  # when it finished, not when it started
     clock.advance(300)
-    assert (await engine.run_cycle()).posts_published == 0 and publisher.posted(C1) == [daytona]
+    assert (await engine.run_cycle()).counts.posts_published == 0 and publisher.posted(C1) == [daytona]
 
 
 async def test_a_race_that_ended_too_long_ago_is_reported_once_counted_and_shown(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
-    make_engine: EngineFactory, metrics: Metrics, caplog: Any,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
+    caplog: Any,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     # a 40-minute race that ended 25 hours ago, published only now (a long maintenance)
@@ -496,7 +572,7 @@ async def test_a_race_that_ended_too_long_ago_is_reported_once_counted_and_shown
 
     report = await engine.run_cycle()
 
-    assert publisher.posted(C1) == [fresh] and report.races_too_old == 1
+    assert publisher.posted(C1) == [fresh] and report.counts.races_too_old == 1
     events = [r for r in caplog.records if getattr(r, "event", None) == "race_too_old"]
     assert [(r.guild_id, r.subsession_id) for r in events] == [(G1, late)]
     assert "ended 25 h ago" in events[0].reason
@@ -507,25 +583,31 @@ async def test_a_race_that_ended_too_long_ago_is_reported_once_counted_and_shown
     # never again, also not from a new process on the same database
     clock.advance(300)
     caplog.clear()
-    assert (await make_engine(sqlite_store, owner="engine-b").run_cycle()).races_too_old == 0
+    assert (await make_engine(sqlite_store, process="engine-b").run_cycle()).counts.races_too_old == 0
     assert not [r for r in caplog.records if getattr(r, "event", None) == "race_too_old"]
 
 
 async def test_a_race_that_surely_ended_too_long_ago_is_reported_without_fetching_it(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     ancient = w.race([A], minutes_ago=3 * 24 * 60)  # started three days ago: ended two days ago at least
     fake.requests.clear()
     report = await make_engine(sqlite_store).run_cycle()
-    assert report.races_too_old == 1 and publisher.posted(C1) == []
+    assert report.counts.races_too_old == 1 and publisher.posted(C1) == []
     assert calls(fake, "results/get") == []
     assert (await sqlite_store.last_seen.get(G1, A)).last_subsession_id == ancient
 
 
 async def test_a_sprint_raced_during_the_teams_24_hour_race_does_not_hide_it(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
@@ -540,28 +622,38 @@ async def test_a_sprint_raced_during_the_teams_24_hour_race_does_not_hide_it(
     await engine.run_cycle()
     assert publisher.posted(C1) == [sprint]
     clock.advance(21 * 3600 + 55 * 60)
-    daytona = fake.add_race(daytona_field(A), session_start_time=start, race_minutes=24 * 60 + 52,
-                            subsession_id=daytona_id, car_classes=DAYTONA_CLASSES, laps=800)
+    daytona = fake.add_race(
+        daytona_field(A),
+        session_start_time=start,
+        race_minutes=24 * 60 + 52,
+        subsession_id=daytona_id,
+        car_classes=DAYTONA_CLASSES,
+        laps=800,
+    )
     clock.advance(300)
     await engine.run_cycle()
     assert publisher.posted(C1) == [sprint, daytona]
     clock.advance(300)
-    fresh_engine = make_engine(sqlite_store, owner="engine-b")  # nothing remembered in memory
+    fresh_engine = make_engine(sqlite_store, process="engine-b")  # nothing remembered in memory
     await fresh_engine.run_cycle()
     assert publisher.posted(C1) == [sprint, daytona]
 
 
 async def test_a_waiting_post_is_dropped_by_the_age_of_the_races_end(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     w = await world_tracking_a(sqlite_store, fake, clock)
     publisher.unavailable[C1] = "missing permission: Send Messages"
-    daytona = w.race(daytona_field(A), minutes_ago=24 * 60 + 55, race_minutes=24 * 60 + 52,
-                     car_classes=DAYTONA_CLASSES, laps=800)
+    daytona = w.race(
+        daytona_field(A), minutes_ago=24 * 60 + 55, race_minutes=24 * 60 + 52, car_classes=DAYTONA_CLASSES, laps=800
+    )
     engine = make_engine(sqlite_store)
     await engine.run_cycle()
     clock.advance(23 * 3600)  # started 48 h ago, ended 23 h ago: still worth posting
     del publisher.unavailable[C1]
     report = await engine.run_cycle()
-    assert report.posts_dropped == 0 and publisher.posted(C1) == [daytona]
+    assert report.counts.posts_dropped == 0 and publisher.posted(C1) == [daytona]

@@ -47,18 +47,21 @@ def expected(races: list[int]) -> list[tuple[int, int]]:
 
 
 async def test_two_engines_running_the_same_cycle_post_each_race_once(
-    stores: tuple[Store, Store], fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    stores: tuple[Store, Store],
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    first = make_engine(one, owner="process-1")
-    second = make_engine(two, owner="process-2")
+    first = make_engine(one, process="process-1")
+    second = make_engine(two, process="process-2")
 
     reports = await asyncio.gather(first.run_cycle(), second.run_cycle())
 
     assert publisher.all_posts() == expected(races)
-    assert sum(r.posts_published for r in reports) == 4
+    assert sum(r.counts.posts_published for r in reports) == 4
     clock.advance(300)
     await asyncio.gather(first.run_cycle(), second.run_cycle())
     assert publisher.all_posts() == expected(races)
@@ -68,19 +71,22 @@ async def test_two_engines_running_the_same_cycle_post_each_race_once(
 
 
 async def test_a_crash_between_publish_and_record_is_resolved_without_a_second_message(
-    stores: tuple[Store, Store], fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    stores: tuple[Store, Store],
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    await cycle_that_dies(make_engine(one, owner="before-crash"), publisher, after_publish=True)
+    await cycle_that_dies(make_engine(one, process="before-crash"), publisher, after_publish=True)
     in_discord = publisher.all_posts()
     assert len(in_discord) >= 1
     crashed = [(ch, s) for ch, s in in_discord]
 
     # the restarted process: another connection, another owner id, once the lease has run out
     clock.advance(LEASE + 1)
-    restarted = make_engine(two, owner="after-restart")
+    restarted = make_engine(two, process="after-restart")
     await restarted.resolve_unfinished()
     after = publisher.all_posts()
     assert len(after) == len(set(after))  # nothing twice
@@ -99,16 +105,19 @@ async def test_a_crash_between_publish_and_record_is_resolved_without_a_second_m
 
 
 async def test_a_crash_after_claim_before_publish_is_published_once(
-    stores: tuple[Store, Store], fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    stores: tuple[Store, Store],
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
-    await cycle_that_dies(make_engine(one, owner="before-crash"), publisher, after_publish=False)
+    await cycle_that_dies(make_engine(one, process="before-crash"), publisher, after_publish=False)
     assert publisher.all_posts() == []
 
     # a second process cycling while the dead claim's lease still runs does not post it twice
-    other = make_engine(two, owner="other-process")
+    other = make_engine(two, process="other-process")
     await other.run_cycle()
     clock.advance(LEASE + 1)
     await other.resolve_unfinished()
@@ -117,24 +126,27 @@ async def test_a_crash_after_claim_before_publish_is_published_once(
 
 
 async def test_a_restart_of_the_same_instance_settles_its_dead_claims_at_once(
-    stores: tuple[Store, Store], fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher,
+    stores: tuple[Store, Store],
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
     make_engine: EngineFactory,
 ) -> None:
     one, two = stores
     _, races = await seed(one, fake, clock)
     # killed between Discord's answer and the record
-    await cycle_that_dies(make_engine(one, owner="first-life", instance="inst1"), publisher, after_publish=True)
+    await cycle_that_dies(make_engine(one, process="first-life", instance="inst1"), publisher, after_publish=True)
     in_discord = publisher.all_posts()
     assert len(in_discord) >= 1
 
     # Another instance on the same database must still respect the dead claim's lease...
-    neighbour = make_engine(two, owner="p", instance="inst2")
+    neighbour = make_engine(two, process="p", instance="inst2")
     assert await neighbour.resolve_unfinished() == 0
     assert publisher.all_posts() == in_discord
 
     # ...but the same instance, restarted, settles its claims now: what reached the channel is found
     # there and not sent again; what was claimed but never sent is sent once.
-    restarted = make_engine(two, owner="second-life", instance="inst1")
+    restarted = make_engine(two, process="second-life", instance="inst1")
     assert await restarted.resolve_unfinished() >= len(in_discord)
     after = publisher.all_posts()
     assert len(after) == len(set(after)) and set(in_discord) <= set(after)

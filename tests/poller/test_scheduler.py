@@ -45,10 +45,10 @@ def test_due_follows_the_period() -> None:
 
 def test_pick_due_most_overdue_first_within_capacity() -> None:
     timings = {
-        1: DriverTiming(NOW - INTERVAL, NOW - 600),          # due (ratio 1.5)
-        2: DriverTiming(NOW - 3 * INTERVAL, NOW - 600),      # more overdue
-        3: DriverTiming(NOW - 60, NOW - 600),                # just polled
-        4: DriverTiming(None, None),                         # never polled
+        1: DriverTiming(NOW - INTERVAL, NOW - 600),  # due (ratio 1.5)
+        2: DriverTiming(NOW - 3 * INTERVAL, NOW - 600),  # more overdue
+        3: DriverTiming(NOW - 60, NOW - 600),  # just polled
+        4: DriverTiming(None, None),  # never polled
     }
     due, left = pick_due(timings, NOW, INTERVAL, MAX_IDLE, capacity=2)
     assert due == [4, 2] and left == 1
@@ -63,9 +63,9 @@ def test_nobody_starves_when_the_budget_is_short() -> None:
     now = NOW
     polled_at: dict[int, list[float]] = {c: [] for c in drivers}
     for _ in range(12):
-        plan = sched.plan(drivers, now, activity, limit=4)  # 4/min: room for 17 polls a cycle
-        assert plan.capacity < 100
-        for c in plan.due:
+        picked = sched.due_now(drivers, now, activity, limit=4)  # 4/min: room for 17 polls a cycle
+        assert picked.capacity < 100
+        for c in picked.due:
             sched.polled(c, now)
             polled_at[c].append(now)
         now += INTERVAL
@@ -85,30 +85,30 @@ def test_capacity_keeps_room_for_results_and_follows_the_limit() -> None:
 
 def test_seen_in_a_race_makes_a_driver_active() -> None:
     sched = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE, spare_share=0)  # a budget always tight
-    sched.plan([5], NOW, {5: int(NOW - 20 * DAY)}, 240)
+    sched.due_now([5], NOW, {5: int(NOW - 20 * DAY)}, 240)
     sched.polled(5, NOW)
-    assert sched.plan([5], NOW + INTERVAL, {}, 240).due == ()
+    assert sched.due_now([5], NOW + INTERVAL, {}, 240).due == ()
     sched.saw_race(5, NOW)
-    assert sched.plan([5], NOW + INTERVAL, {}, 240).due == (5,)
+    assert sched.due_now([5], NOW + INTERVAL, {}, 240).due == (5,)
     sched.forget_poll(5)
-    assert sched.plan([5], NOW + 1, {}, 240).due == (5,)
+    assert sched.due_now([5], NOW + 1, {}, 240).due == (5,)
 
 
 def test_with_budget_to_spare_idle_drivers_are_polled_every_cycle_too() -> None:
     # 240 requests a minute: about 1,000 polls fit in a 5-minute cycle, half of that is spare.
     idle_for_weeks = {c: int(NOW - 20 * DAY) for c in range(1, 501)}
     few = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE)
-    few.plan(idle_for_weeks, NOW, idle_for_weeks, 240)
+    few.due_now(idle_for_weeks, NOW, idle_for_weeks, 240)
     for c in idle_for_weeks:
         few.polled(c, NOW)
-    assert len(few.plan(idle_for_weeks, NOW + INTERVAL, {}, 240).due) == 500
+    assert len(few.due_now(idle_for_weeks, NOW + INTERVAL, {}, 240).due) == 500
     # Twice as many: the budget is tight, so idle drivers wait their longer period.
     many_drivers = {c: int(NOW - 20 * DAY) for c in range(1, 1001)}
     many = Scheduler(interval=INTERVAL, max_idle=MAX_IDLE)
-    many.plan(many_drivers, NOW, many_drivers, 240)
+    many.due_now(many_drivers, NOW, many_drivers, 240)
     for c in many_drivers:
         many.polled(c, NOW)
-    assert many.plan(many_drivers, NOW + INTERVAL, {}, 240).due == ()
+    assert many.due_now(many_drivers, NOW + INTERVAL, {}, 240).due == ()
 
 
 def test_pacing_spreads_requests_over_what_is_left_of_the_window() -> None:
@@ -121,8 +121,7 @@ def test_pacing_spreads_requests_over_what_is_left_of_the_window() -> None:
     # spent budget: wait for the reset plus the margin
     assert pacing_delay(RateBudget(240, 0, NOW + 10), NOW, in_flight=0, last_start=None, **common) == 11
     # a window that has rolled over is full again
-    assert math.isclose(pacing_delay(RateBudget(240, 0, NOW - 1), NOW, in_flight=0, last_start=NOW,
-                                     **common), 0.25)
+    assert math.isclose(pacing_delay(RateBudget(240, 0, NOW - 1), NOW, in_flight=0, last_start=NOW, **common), 0.25)
     # nothing known: go
     assert pacing_delay(RateBudget(None, None, None), NOW, in_flight=0, last_start=NOW, **common) == 0
     # after a 429: nothing before the block ends

@@ -37,8 +37,10 @@ from tests.factories import (
 
 RESULTS = "https://members-ng.iracing.com/racing/results-stats/results?subsessionid="
 MARKDOWN = set("*_~|`")
-HOSTILE_PIECE = ("**bold** __u__ ~~s~~ ||spoiler|| `code` [link](https://evil.example) @everyone @here "
-                 "<@&123456789012345678> <@!234567890123456789> \\ > # - ")
+HOSTILE_PIECE = (
+    "**bold** __u__ ~~s~~ ||spoiler|| `code` [link](https://evil.example) @everyone @here "
+    "<@&123456789012345678> <@!234567890123456789> \\ > # - "
+)
 
 
 def hostile_name(i: int, length: int = 200) -> str:
@@ -56,6 +58,7 @@ def team_race() -> Subsession:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
 
 def unescaped_markdown(text: str) -> str:
     """The markdown characters in ``text`` that no backslash escapes."""
@@ -105,6 +108,7 @@ def more_count(embed: discord.Embed) -> int:
 
 # --- the recorded solo race ----------------------------------------------------------------------
 
+
 def test_solo_winner_embed(solo: Subsession) -> None:
     embed = card_to_embed(build_card(solo, {WINNER: "Lukas Schwenk"}, "Europe/Berlin"))
     assert embed.title == "GT4 Challenge by Falken Tyre"
@@ -150,6 +154,7 @@ def test_solo_several_drivers_colour_gain_and_dnf(solo: Subsession) -> None:
 
 # --- the recorded multiclass team race -----------------------------------------------------------
 
+
 def test_team_multiclass_embed(team_race: Subsession) -> None:
     rows = list(team_race.driver_rows())
     _, last_driver = rows[-1]
@@ -176,8 +181,9 @@ def test_team_multiclass_embed(team_race: Subsession) -> None:
         "iRating 2265 → 2293 (+28) · SR A 4.09 → A 4.71 · Champ pts 140"
     )
     value = backmarker.value or ""
-    assert value.startswith("**P12** of 12 in Dallara P217 · P59 of 59 overall · started P10 in class · ▼2"
-                            " · out: Disconnected\n")
+    assert value.startswith(
+        "**P12** of 12 in Dallara P217 · P59 of 59 overall · started P10 in class · ▼2 · out: Disconnected\n"
+    )
     assert "\nDallara P217 · class SOF 2390\n" in value
     assert "**Backmarker**: Laps 0 (led 0) · Inc 0x · Best —\niRating — · SR — · Champ pts 0" in value
     assert "None" not in all_text(embed)
@@ -185,8 +191,14 @@ def test_team_multiclass_embed(team_race: Subsession) -> None:
 
 
 def test_multiclass_positions_use_the_class() -> None:
-    a = make_driver(1, finish_position=2, finish_position_in_class=1, starting_position=1,
-                    starting_position_in_class=3, car_class_id=1)
+    a = make_driver(
+        1,
+        finish_position=2,
+        finish_position_in_class=1,
+        starting_position=1,
+        starting_position_in_class=3,
+        car_class_id=1,
+    )
     b = make_driver(2, finish_position=1, car_class_id=2, car_name="Dallara P217", car_class_short_name="LMP2")
     classes = (CarClass(1, "GT4 Class", "GT4", 1800, 20), CarClass(2, "LMP2", "LMP2", 2500, 10))
     embed = card_to_embed(build_card(make_subsession((b, a), classes=classes), {1: "A"}, "UTC"))
@@ -200,15 +212,27 @@ def test_multiclass_positions_use_the_class() -> None:
 
 # --- missing values and small cases --------------------------------------------------------------
 
+
 def test_missing_values_show_a_dash() -> None:
-    d = make_driver(3, finish_position=None, starting_position=None, best_lap_time=None, old_irating=None,
-                    new_irating=None, old_sub_level=None, new_sub_level=None, old_license_level=None,
-                    new_license_level=None, champ_points=None, reason_out="Disqualified")
-    sub = make_subsession((d,), event_strength_of_field=None, split_number=None, num_splits=0,
-                          track_config=None, official=False)
+    d = make_driver(
+        3,
+        finish_position=None,
+        starting_position=None,
+        best_lap_time=None,
+        old_irating=None,
+        new_irating=None,
+        old_sub_level=None,
+        new_sub_level=None,
+        old_license_level=None,
+        new_license_level=None,
+        champ_points=None,
+        reason_out="Disqualified",
+    )
+    sub = make_subsession(
+        (d,), event_strength_of_field=None, split_number=None, num_splits=0, track_config=None, official=False
+    )
     embed = card_to_embed(build_card(sub, {3: "Dash"}, "UTC"))
-    assert embed.description == (
-        "**Spa**\n<t:1763794800:f> · Sat 22 Nov 07:00 UTC\nUnofficial · SOF — · Field 1")
+    assert embed.description == ("**Spa**\n<t:1763794800:f> · Sat 22 Nov 07:00 UTC\nUnofficial · SOF — · Field 1")
     assert embed.fields[0].value == (
         "**—** of 1 · started — · — · out: Disqualified\n"
         "Ford Mustang GT4\n"
@@ -235,19 +259,22 @@ def test_embed_from_a_stored_card_is_the_same(team_race: Subsession) -> None:
 
 # --- hostile text and Discord's limits ------------------------------------------------------------
 
+
 def test_names_are_escaped_and_mentions_neutralised() -> None:
     name = "**Boss** _x_ @everyone <@&123456789012345678> [link](https://evil.example)\nline two"
     team_name = "~~Team~~ ||@here||"
-    sub = make_subsession((
-        make_team(-1, team_name, (make_driver(1), make_driver(2))),
-        make_driver(3, finish_position=2),
-    ))
+    sub = make_subsession(
+        (
+            make_team(-1, team_name, (make_driver(1), make_driver(2))),
+            make_driver(3, finish_position=2),
+        )
+    )
     embed = card_to_embed(build_card(sub, {1: name, 2: "`ok`", 3: name}, "UTC"))
     team_field, solo_field = embed.fields
     assert team_field.name == "\\~\\~Team\\~\\~ \\|\\|@\u200bhere\\|\\|"
     assert solo_field.name == (
-        "\\*\\*Boss\\*\\* \\_x\\_ @\u200beveryone <@\u200b&123456789012345678> "
-        "\\[link](https://evil.example) line two")
+        "\\*\\*Boss\\*\\* \\_x\\_ @\u200beveryone <@\u200b&123456789012345678> \\[link](https://evil.example) line two"
+    )
     # Our own bold around the position (and, in a team, each driver's name) is all that is live.
     assert unescaped_markdown(solo_field.value or "") == "****"
     assert unescaped_markdown(team_field.value or "") == "****" * 3

@@ -30,8 +30,12 @@ def free_port() -> int:
 
 def base_env(data_dir: Path) -> dict[str, str]:
     """Only what a user would set: no inherited variables leak into the bot."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-            "DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 @dataclass
@@ -55,21 +59,25 @@ class Bot:
         return self.named(event)[count - 1]
 
     async def health(self) -> tuple[int, dict]:
-        async with aiohttp.ClientSession() as http, \
-                http.get(f"http://127.0.0.1:{self.health_port}/health") as r:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{self.health_port}/health") as r:
             return r.status, await r.json()
 
     async def metrics(self) -> str:
-        async with aiohttp.ClientSession() as http, \
-                http.get(f"http://127.0.0.1:{self.health_port}/metrics") as r:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{self.health_port}/metrics") as r:
             assert r.status == 200
             return await r.text()
 
 
 async def launch(env: Mapping[str, str]) -> Bot:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "standalone", cwd=str(REPO), env=dict(env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "standalone",
+        cwd=str(REPO),
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     bot = Bot(proc)
 
     async def drain() -> None:
@@ -97,8 +105,15 @@ async def test_missing_settings_name_each_key_and_nothing_else_happens(tmp_path:
     code = await stop(bot, terminate=False)
     text = "\n".join(bot.lines)
     assert code == 2
-    for key in ("DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_ID",
-                "IRACING_CLIENT_SECRET", "HEALTH_PORT", "LOG_FORMAT"):
+    for key in (
+        "DISCORD_TOKEN",
+        "IRACING_EMAIL",
+        "IRACING_PASSWORD",
+        "IRACING_CLIENT_ID",
+        "IRACING_CLIENT_SECRET",
+        "HEALTH_PORT",
+        "LOG_FORMAT",
+    ):
         assert f"  - {key}:" in text
     assert "Traceback" not in text and not data_dir.exists()
 
@@ -135,7 +150,8 @@ def bot_env(data_dir: Path, discord: FakeDiscord, iracing: FakeIRacing, health_p
 
 
 async def test_first_boot_loads_cog_syncs_commands_restarts_on_26_and_stops_cleanly(
-        tmp_path: Path, fakes: tuple[FakeDiscord, FakeIRacing]) -> None:
+    tmp_path: Path, fakes: tuple[FakeDiscord, FakeIRacing]
+) -> None:
     discord, iracing = fakes
     guild = discord.add_guild(name="Sim Racers", owner_id=OWNER_ID)
     general = discord.add_channel(guild, "general")
@@ -176,4 +192,3 @@ async def test_first_boot_loads_cog_syncs_commands_restarts_on_26_and_stops_clea
     # The database sits where the documentation says: DATA_DIR/ir2dis.sqlite3.
     assert (data_dir / "ir2dis.sqlite3").is_file()
     assert [p.name for p in data_dir.rglob("*.sqlite3")] == ["ir2dis.sqlite3"]
-

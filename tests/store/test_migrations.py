@@ -88,16 +88,27 @@ async def test_upgrade_from_first_migration_keeps_data(db_url: str, tmp_path: Pa
     assert await apply_migrations(config, upto="0001_initial") == ["0001_initial"]
     db = await connect(config)
     try:
-        await db.execute("INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (11, 22, "Europe/Berlin", 1, 1))
-        await db.execute("INSERT INTO tracked_driver (guild_id, cust_id, display_name, active, created_by, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (11, 4242, "Old Driver", 1, 77, 1))
-        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
-                         "VALUES (?, ?, ?, ?)", (11, 4242, 900, 1_700_000_000))
-        await db.execute("INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) "
-                         "VALUES (?, ?, ?, ?)", (11, 900, 5555, 1_700_000_100))
-        await db.execute("INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) "
-                         "VALUES (?, ?, ?, ?)", (11, 901, None, None))
+        await db.execute(
+            "INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (11, 22, "Europe/Berlin", 1, 1),
+        )
+        await db.execute(
+            "INSERT INTO tracked_driver (guild_id, cust_id, display_name, active, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (11, 4242, "Old Driver", 1, 77, 1),
+        )
+        await db.execute(
+            "INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) VALUES (?, ?, ?, ?)",
+            (11, 4242, 900, 1_700_000_000),
+        )
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) VALUES (?, ?, ?, ?)",
+            (11, 900, 5555, 1_700_000_100),
+        )
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at) VALUES (?, ?, ?, ?)",
+            (11, 901, None, None),
+        )
     finally:
         await db.close()
 
@@ -126,18 +137,24 @@ async def test_upgrade_to_finish_times_converts_what_the_old_code_wrote(db_url: 
     db = await connect(config)
     try:
         # As the 0002 code wrote them: last_finish_at and race_started_at held the race's start.
-        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
-                         "VALUES (?, ?, ?, ?)", (11, 4242, 900, start))
-        await db.execute("INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) "
-                         "VALUES (?, ?, ?, ?)", (11, 4343, 800, start - 500))  # a baseline: never posted
+        await db.execute(
+            "INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) VALUES (?, ?, ?, ?)",
+            (11, 4242, 900, start),
+        )
+        await db.execute(
+            "INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) VALUES (?, ?, ?, ?)",
+            (11, 4343, 800, start - 500),
+        )  # a baseline: never posted
         await db.execute(
             "INSERT INTO post_history (guild_id, subsession_id, message_id, posted_at, channel_id, card_json, "
             "race_started_at, claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (11, 900, 5555, posted, 22, "{}", start, claimed, 0, "posted"))
+            (11, 900, 5555, posted, 22, "{}", start, claimed, 0, "posted"),
+        )
         await db.execute(
             "INSERT INTO post_history (guild_id, subsession_id, channel_id, card_json, race_started_at, "
             "claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (11, 901, 22, "{}", start, claimed + 60, 2, "pending"))
+            (11, 901, 22, "{}", start, claimed + 60, 2, "pending"),
+        )
     finally:
         await db.close()
 

@@ -20,7 +20,7 @@ async def test_guild_channel_and_timezone(store: Store) -> None:
     await store.guilds.set_timezone(2, "UTC", now=13)  # a zone before a channel: no channel yet
     many = await store.guilds.get_many([1, 2, 3])
     assert set(many) == {1, 2} and many[2].channel_id is None
-    assert await store.guilds.count_with_channel() == 1
+    assert [g for g, cfg in many.items() if cfg.channel_id is not None] == [1]
 
 
 async def test_track_is_idempotent_and_untrack_is_soft(store: Store) -> None:
@@ -40,7 +40,7 @@ async def test_track_is_idempotent_and_untrack_is_soft(store: Store) -> None:
     assert await store.last_seen.get(1, 500) == Watermark(1_000, 9000)
     assert await store.drivers.track(1, 500, "Max Racer", 79, now=5) is True  # tracked again
     assert await store.drivers.is_tracked(1, 500)
-    assert await store.drivers.count_active_drivers() == 2
+    assert len(await store.drivers.active_tracking()) == 2
 
 
 async def test_forget_user_removes_created_by_only(store: Store) -> None:

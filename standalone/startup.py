@@ -46,8 +46,18 @@ def instance_needs_setup(existing: Mapping[str, Any] | None, data_path: Path) ->
 
 
 def setup_command(python: str, data_path: Path, *, overwrite: bool) -> list[str]:
-    cmd = [python, "-m", "redbot.setup", "--no-prompt", "--instance-name", INSTANCE_NAME,
-           "--data-path", str(data_path), "--backend", "json"]
+    cmd = [
+        python,
+        "-m",
+        "redbot.setup",
+        "--no-prompt",
+        "--instance-name",
+        INSTANCE_NAME,
+        "--data-path",
+        str(data_path),
+        "--backend",
+        "json",
+    ]
     if overwrite:
         cmd.append("--overwrite-existing-instance")
     return cmd
@@ -55,8 +65,7 @@ def setup_command(python: str, data_path: Path, *, overwrite: bool) -> list[str]
 
 def red_cli_args(cog_path: Path, prefix: str, owner_id: int | None) -> list[str]:
     """The arguments Red's own CLI parser would get (no token: it never goes on a command line)."""
-    args = [INSTANCE_NAME, "--no-prompt", "--prefix", prefix, "--cog-path", str(cog_path),
-            "--load-cogs", COG_PACKAGE]
+    args = [INSTANCE_NAME, "--no-prompt", "--prefix", prefix, "--cog-path", str(cog_path), "--load-cogs", COG_PACKAGE]
     if owner_id is not None:
         args += ["--owner", str(owner_id)]
     return args

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from standalone.healthcheck import health_url
-from standalone.plan import (
+from standalone.startup import (
     commands_fingerprint,
     default_database_url,
     discord_route_base,
