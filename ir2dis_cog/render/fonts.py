@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import struct
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +28,7 @@ LATIN_REGULAR = FONT_DIR / "NotoSans-Regular.ttf"
 LATIN_BOLD = FONT_DIR / "NotoSans-Bold.ttf"
 CJK_REGULAR = FONT_DIR / "NotoSansCJKjp-Subset-Regular.otf"
 REPLACEMENT = "\ufffd"
-MAX_CACHED = 2048  # rendered strings kept (a few MB at most)
+MAX_CACHED = 4096  # glyphs and widths kept (about a MB at most)
 
 Weight = Literal["regular", "bold"]
 
@@ -105,6 +104,14 @@ def _format12(data: bytes, start: int) -> set[int]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Glyph:
+    mask: Image.Image | None  # coverage, cropped to the ink; None for a blank
+    dx: int  # from the pen, on the baseline, to the mask's top-left
+    dy: int
+    advance: float
+
+
 class FontBook:
     """Fonts by size, each loaded once, and text measured and drawn with fallback.
 
@@ -119,9 +126,7 @@ class FontBook:
         self._runs: dict[tuple[str, Weight], tuple[Run, ...]] = {}
         self._widths: dict[tuple[str, Weight, int], float] = {}
         self._run_widths: dict[tuple[str, Path, int], float] = {}
-        # Rendered text, for the strings every picture repeats (labels, tick numbers): Pillow
-        # renders each glyph again on every call. Bounded; names of one race rarely come back.
-        self._masks: OrderedDict[tuple[str, Path, int], tuple[Image.Image, int, int]] = OrderedDict()
+        self._glyphs: dict[tuple[str, Path, int], _Glyph] = {}
 
     def font(self, path: Path, size: int) -> ImageFont.FreeTypeFont:
         key = (path, size)
@@ -151,6 +156,8 @@ class FontBook:
             else:
                 out.append(Run(char, path))
         result = tuple(out)
+        if len(self._runs) >= MAX_CACHED:
+            self._runs.clear()
         self._runs[key] = result
         return result
 
@@ -182,38 +189,46 @@ class FontBook:
         return ascent + descent
 
     def draw(self, draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, spec: FontSpec, fill: str) -> None:
-        """Draw ``text`` with its top-left at ``xy``; every run sits on the Latin font's baseline."""
+        """Draw ``text`` with its top-left at ``xy``; every run sits on the Latin font's baseline.
+
+        Glyph by glyph from a cache: Pillow has none and renders every glyph of every string
+        again, which was most of a picture's time. The pen advances as Pillow's BASIC layout
+        does (these fonts have no kern table, so a string is the sum of its glyphs' advances).
+        """
         x, top = xy
         baseline = round(top + self.ascent(spec))
         for run in self.runs(text, spec.weight):
-            mask, dx, dy = self._mask(run.text, run.path, spec.size)
-            draw.bitmap((round(x) + dx, baseline + dy), mask, fill=fill)
-            x += self._run_width(run, spec.size)
+            for char in run.text:
+                glyph = self._glyph(char, run.path, spec.size)
+                if glyph.mask is not None:
+                    draw.bitmap((round(x) + glyph.dx, baseline + glyph.dy), glyph.mask, fill=fill)
+                x += glyph.advance
 
-    def _mask(self, text: str, path: Path, size: int) -> tuple[Image.Image, int, int]:
-        """``text`` rendered as a coverage mask, with its offset from the pen on the baseline."""
-        key = (text, path, size)
-        found = self._masks.get(key)
+    def _glyph(self, char: str, path: Path, size: int) -> _Glyph:
+        key = (char, path, size)
+        found = self._glyphs.get(key)
         if found is not None:
-            self._masks.move_to_end(key)
             return found
         font = self.font(path, size)
         ascent, descent = font.getmetrics()
-        # A box from the metrics, with room for overhangs ("j", italics of a fallback font):
-        # cheaper than asking FreeType for the exact box, which lays the text out once more.
-        room = size // 3 + 2
-        width = math.ceil(self._run_width(Run(text, path), size)) + 2 * room
-        mask = Image.new("L", (width, ascent + descent + 2 * room), 0)
-        ImageDraw.Draw(mask).text((room, room + ascent), text, font=font, fill=255, anchor="ls")
-        found = (mask, -room, -room - ascent)
-        self._masks[key] = found
-        if len(self._masks) > MAX_CACHED:
-            self._masks.popitem(last=False)
+        room = size // 2 + 2  # overhangs beyond the advance and the line box
+        advance = font.getlength(char)
+        canvas = Image.new("L", (math.ceil(advance) + 2 * room, ascent + descent + 2 * room), 0)
+        ImageDraw.Draw(canvas).text((room, room + ascent), char, font=font, fill=255, anchor="ls")
+        box = canvas.getbbox()
+        if box is None:  # a space
+            found = _Glyph(None, 0, 0, advance)
+        else:
+            found = _Glyph(canvas.crop(box), box[0] - room, box[1] - room - ascent, advance)
+        if len(self._glyphs) >= MAX_CACHED:
+            self._glyphs.clear()
+        self._glyphs[key] = found
         return found
 
     def clear_cache(self) -> None:
-        """Forget rendered text and widths (the benchmark measures a picture drawn from nothing)."""
-        self._masks.clear()
+        """Forget rendered glyphs and widths (the benchmark measures a picture drawn from nothing)."""
+        self._glyphs.clear()
+        self._runs.clear()
         self._widths.clear()
         self._run_widths.clear()
 

@@ -347,7 +347,7 @@ def _class_block(subsession: Subsession, class_id: int, tracked: Mapping[int, st
         )
         for i, row in enumerate(rows[:PODIUM_SIZE])
     )
-    name = rows[0].car_class_short_name or rows[0].car_class_name if rows else str(class_id)
+    name = (rows[0].car_class_short_name or rows[0].car_class_name) if rows else str(class_id)
     return ClassBlock(
         class_id=class_id,
         name=_class_name(subsession, class_id, name),

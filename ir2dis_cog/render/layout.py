@@ -632,5 +632,5 @@ def _legend(
             b.circle(lx + 18, cy, 5, theme.MUTED)
         else:
             b.line(lx, cy, lx + 36, cy, colour, 5)
-        b.text(lx + 46, ly + 3, label, LEGEND, theme.TEXT, "legend", col_w - 46)
+        b.text(lx + 46, ly + 3, label, LEGEND, theme.TEXT, "legend", col_w - 46, min_size=LEGEND.size)
     return y + ((len(items) + 1) // 2) * row_h + 8

@@ -111,7 +111,7 @@ def _chart(groups: list[tuple[int, int, int, int]], laps: int, rnd: random.Rando
         f = lap / laps
         running = [(g, s, e) for g, s, e, n in groups if n >= lap]
         # Mid-race the order wanders; at the flag it is the result.
-        key = {g: s * (1 - f) + e * f + 3 * math.sin(noise[g] + lap / 7) * f * (1 - f) * 4 for g, s, e in running}
+        key = {g: s * (1 - f) + e * f + 3 * math.sin(noise[g] + 20 * f) * f * (1 - f) * 4 for g, s, e in running}
         for pos, g in enumerate(sorted(key, key=key.__getitem__), start=1):
             pitted = lap > 0 and pit_every > 0 and (lap + g) % pit_every == 0
             laps_of[g].append(CarLap(lap, pos, abs(g), ("pitted",) if pitted else ()))

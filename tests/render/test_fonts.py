@@ -81,3 +81,16 @@ def test_drawn_width_is_the_measured_width() -> None:
         assert box is not None
         measured = book.width(text, SPEC)
         assert abs((box[2] - 10) - measured) < 6, (text, box, measured)
+
+
+def test_glyph_by_glyph_drawing_matches_pillows_own() -> None:
+    """The glyph cache draws what Pillow's BASIC layout draws for the whole string."""
+    book = default_fonts()
+    for text, spec in (("Diego Fernández5 P23 2:12.254", SPEC), ("Alex W · 279 laps (32%)", FontSpec("bold", 27))):
+        ours = Image.new("L", (1200, 80), 0)
+        book.draw(ImageDraw.Draw(ours), (10, 10), text, spec, "#ffffff")
+        pillow = Image.new("L", (1200, 80), 0)
+        font = book.font(LATIN_REGULAR if spec.weight == "regular" else LATIN_BOLD, spec.size)
+        ImageDraw.Draw(pillow).text((10, 10 + book.ascent(spec)), text, font=font, fill=255, anchor="ls")
+        # No pixel differs by more than 8 of 255.
+        assert sum(ImageChops.difference(ours, pillow).histogram()[9:]) == 0, text
