@@ -28,8 +28,8 @@ MAX_ENTRIES = 25
 MAX_DRIVERS = 60
 
 # English names on purpose: strftime's %a/%b follow the process locale.
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class CardFormatError(ValueError):
@@ -296,16 +296,21 @@ def _entry_line(
 # --- formatters (pure; shared with the embed) -------------------------------------------------
 
 
-def format_local_time(moment: datetime, timezone: str) -> str:
-    """``Sat 22 Nov 08:00 CET`` in ``timezone`` (UTC when the zone is unknown)."""
+def in_zone(moment: datetime, timezone: str) -> tuple[datetime, str]:
+    """``moment`` in ``timezone`` (UTC when the zone is unknown) and the zone's short name."""
     try:
         zone: Any = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     local = aware.astimezone(zone)
-    label = local.tzname() or "UTC"
-    return f"{_DAYS[local.weekday()]} {local.day:02d} {_MONTHS[local.month - 1]} {local:%H:%M} {label}"
+    return local, local.tzname() or "UTC"
+
+
+def format_local_time(moment: datetime, timezone: str) -> str:
+    """``Sat 22 Nov 08:00 CET`` in ``timezone`` (UTC when the zone is unknown)."""
+    local, label = in_zone(moment, timezone)
+    return f"{DAY_NAMES[local.weekday()]} {local.day:02d} {MONTH_NAMES[local.month - 1]} {local:%H:%M} {label}"
 
 
 def format_position(position: int | None) -> str:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from ir2dis_cog.core.cards import MISSING, format_gain, format_lap, format_position, format_signed
 from ir2dis_cog.iracing.models import license_class, safety_rating
 
-MISSING = "—"
-
-
-def position(value: int | None) -> str:
-    return f"P{value}" if value is not None else MISSING
-
-
-def signed(delta: int) -> str:
-    return f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"-{-delta}")
+# The picture writes positions, changes and laps as the embed does.
+__all__ = ["MISSING", "gain", "gap", "lap_time", "laps", "licence", "position", "safety", "signed", "signed_rating"]
+position = format_position
+signed = format_signed
+lap_time = format_lap
 
 
 def signed_rating(delta: float) -> str:
@@ -26,23 +23,7 @@ def gain(start: int | None, finish: int | None) -> tuple[str, int] | None:
     """Places gained as (text, sign): ``("▲3", 1)``, ``("▼2", -1)``, ``("±0", 0)``."""
     if start is None or finish is None:
         return None
-    gained = start - finish
-    if gained > 0:
-        return f"▲{gained}", 1
-    if gained < 0:
-        return f"▼{-gained}", -1
-    return "±0", 0
-
-
-def lap_time(seconds: float | None) -> str:
-    """``m:ss.fff`` (``h:mm:ss.fff`` past an hour); thousandths cut, not rounded, as the sim does."""
-    if seconds is None or seconds <= 0:
-        return MISSING
-    millis = round(seconds * 10_000) // 10  # iRacing's unit is 1/10000 s
-    minutes, ms = divmod(millis, 60_000)
-    hours, minutes = divmod(minutes, 60)
-    secs = f"{ms // 1000:02d}.{ms % 1000:03d}"
-    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
+    return format_gain(start, finish), (start > finish) - (start < finish)
 
 
 def gap(seconds: float | None, laps_down: int) -> str:

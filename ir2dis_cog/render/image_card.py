@@ -16,10 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, in_zone
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
 
@@ -30,9 +30,6 @@ KINDS: tuple[str, ...] = get_args(Kind)
 MAX_ENTRIES = 4
 MAX_DRIVERS = 5
 PODIUM_SIZE = 3
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ImageCardFormatError(ValueError):
@@ -256,15 +253,9 @@ def build_image_card(
 def format_start(moment: datetime, timezone: str) -> str:
     """``Sun 28 Dec 2025 21:30 CET`` in ``timezone`` (UTC when the zone is unknown). English names
     on purpose: strftime's would follow the process locale."""
-    try:
-        zone: Any = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    local = aware.astimezone(zone)
-    label = local.tzname() or "UTC"
-    day = _DAYS[local.weekday()]
-    return f"{day} {local.day} {_MONTHS[local.month - 1]} {local.year} {local:%H:%M} {label}"
+    local, label = in_zone(moment, timezone)
+    day = DAY_NAMES[local.weekday()]
+    return f"{day} {local.day} {MONTH_NAMES[local.month - 1]} {local.year} {local:%H:%M} {label}"
 
 
 def _group_id(row: DriverResult | TeamResult) -> int:
