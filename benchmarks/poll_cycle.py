@@ -95,7 +95,7 @@ class Options:
 
 
 async def serve_fake(opts: Options, workdir: Path) -> None:
-    from tests.fakes.iracing_api import FakeIRacing, RaceEntry
+    from tests.fakes.iracing import FakeIRacing, RaceEntry
 
     world = opts.world()
     clock = SimClock(world.start, opts.speed)
@@ -169,7 +169,7 @@ class CountingPublisher:
 
 def _settings(base_url: str, opts: Options, data_dir: Path) -> Any:
     from ir2dis_cog.config.settings import load_settings
-    from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
+    from tests.fakes.iracing import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
     env = {
         "IRACING_EMAIL": FAKE_EMAIL,

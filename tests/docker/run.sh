@@ -264,7 +264,7 @@ log "image built ($(dk image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%d MB
 
 # --- 3. The fakes --------------------------------------------------------------------------------------
 IR_PORT=$(free_port); DC_PORT=$(free_port); HEALTH_PORT=$(free_port)
-"$PYTHON" -m tests.fakes.iracing_api --port "$IR_PORT" </dev/null >"$WORK/iracing.log" 2>&1 &
+"$PYTHON" -m tests.fakes.iracing --port "$IR_PORT" </dev/null >"$WORK/iracing.log" 2>&1 &
 FAKE_PIDS+=($!)
 "$PYTHON" -m tests.fakes.discord --port "$DC_PORT" </dev/null >"$WORK/discord.log" 2>&1 &
 FAKE_PIDS+=($!)
@@ -294,7 +294,7 @@ chown 1000:1000 "$DATA" 2>/dev/null || chmod 0777 "$DATA"   # the image's user i
 import sys
 
 from tests.docker.scenario import BOT_TOKEN
-from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
+from tests.fakes.iracing import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
 path, iracing, discord, health_port = sys.argv[1:]
 values = {

@@ -25,7 +25,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.discord import FakeDiscordRemote, Message
-from tests.fakes.iracing_api import FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
+from tests.fakes.iracing import FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD
 
 CUST_ID = 345_678
 DRIVER = "Docker Test Driver"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.redbot_harness import E2E_DIR, RedHarness
-from tests.fakes.iracing_api import FakeIRacing
+from tests.fakes.iracing import FakeIRacing
 
 LOG_KEY = pytest.StashKey[RedHarness]()
 

@@ -26,7 +26,7 @@ import pytest
 
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.discord import CB_DEFERRED, Message
-from tests.fakes.iracing_api import FakeIRacing, RaceEntry, mask, recent_start
+from tests.fakes.iracing import FakeIRacing, RaceEntry, mask, recent_start
 
 pytestmark = pytest.mark.e2e
 

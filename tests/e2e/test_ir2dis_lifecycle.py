@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.redbot_harness import RedHarness, poll_until
-from tests.fakes.iracing_api import FakeIRacing, mask, recent_start
+from tests.fakes.iracing import FakeIRacing, mask, recent_start
 
 pytestmark = pytest.mark.e2e
 

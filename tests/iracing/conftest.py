@@ -15,7 +15,7 @@ from ir2dis_cog.iracing.auth import mask_secret
 from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import ClientTuning, IRacingClient
 from ir2dis_cog.observability.metrics import Metrics
-from tests.fakes.iracing_api import (
+from tests.fakes.iracing import (
     FAKE_CLIENT_ID,
     FAKE_CLIENT_SECRET,
     FAKE_EMAIL,

@@ -28,7 +28,7 @@ from ir2dis_cog.iracing.errors import (
 )
 from ir2dis_cog.iracing.models import DriverResult, TeamResult
 from ir2dis_cog.observability.metrics import Metrics
-from tests.fakes.iracing_api import FakeIRacing, RaceEntry
+from tests.fakes.iracing import FakeIRacing, RaceEntry
 from tests.iracing.conftest import FAST, make_settings
 
 

@@ -16,7 +16,7 @@ from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import IRacingError
 from ir2dis_cog.observability.metrics import Metrics
-from tests.fakes.iracing_api import FakeIRacing
+from tests.fakes.iracing import FakeIRacing
 from tests.iracing.conftest import FAST, exception_texts, leaks, make_settings, record_texts, secrets_of
 
 Scenario = Callable[[FakeIRacing, IRacingClient], Awaitable[object]]

@@ -22,7 +22,7 @@ from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.ports import ChannelUnavailableError
 from ir2dis_cog.store import Store, open_store
-from tests.fakes.iracing_api import FakeIRacing
+from tests.fakes.iracing import FakeIRacing
 from tests.iracing.conftest import FAST, make_settings
 
 T0 = 1_770_000_000.0  # a fixed "now" for every test (February 2026)

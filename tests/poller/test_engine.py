@@ -10,7 +10,7 @@ from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import IRacingError, ParseError
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.store import Store
-from tests.fakes.iracing_api import FakeIRacing, RaceEntry
+from tests.fakes.iracing import FakeIRacing, RaceEntry
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies
 
 G1, G2, G3 = 111_111_111_111, 222_222_222_222, 333_333_333_333

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ir2dis_cog.store import Store, open_store
-from tests.fakes.iracing_api import FakeIRacing
+from tests.fakes.iracing import FakeIRacing
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies
 
 G1, G2 = 111_111_111_111, 222_222_222_222

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.iracing_api import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, FakeIRacing
+from tests.fakes.iracing import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, FakeIRacing
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER_ID = 900_000_000_000_000_002

@@ -5,17 +5,30 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from ir2dis_cog.iracing.auth_state import MemoryAuthStateStore
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.metrics import Metrics
-from tests.fakes.iracing_api import FakeIRacing
+from tests.fakes.iracing import FakeIRacing
 from tests.iracing.conftest import FAST, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeIRacing]:
+    # tests/iracing/conftest.py has the same fixture, but conftest fixtures do not reach this folder.
+    server = FakeIRacing()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 async def test_control_routes_program_the_world(fake: FakeIRacing, tmp_path: Path) -> None:
@@ -95,7 +108,7 @@ async def test_runs_from_the_command_line() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakes.iracing_api",
+        "tests.fakes.iracing",
         "--port",
         str(port),
         "--latency-ms",

@@ -1,0 +1,247 @@
+"""`FakeIRacing`: the world, the tokens, the faults and the rate limit behind one aiohttp app."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from .auth import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, TokenStore
+from .control import add_control_routes
+from .faults import FAULT_KINDS, Faults
+from .links import LinkStore
+from .ratelimit import RateWindow
+from .records import Member, Race, RaceEntry, RequestRecord
+from .routes import ApiRoutes
+from .world import World, race_spec
+
+
+class FakeIRacing:
+    """The world and the server. Start with ``await fake.start()``; ``fake.base_url`` then holds
+    ``http://127.0.0.1:<port>``: the API base, with the token endpoint at ``/oauth2/token``."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str = FAKE_CLIENT_ID,
+        client_secret: str = FAKE_CLIENT_SECRET,
+        email: str = FAKE_EMAIL,
+        password: str = FAKE_PASSWORD,
+        rate_limit: int = 240,
+        rate_window: float = 60.0,
+        latency_ms: float = 0.0,
+        s3_latency_ms: float = 0.0,
+        access_token_ttl: int = 600,
+        refresh_token_ttl: int = 7 * 24 * 3600,
+        link_ttl: float = 60.0,
+        hosted_chunk_size: int = 10,
+        legacy_enabled: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.email = email
+        self.password = password
+        # Plain attributes, read on every request: tests (and /_fake/config) change them live.
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.latency_ms = latency_ms
+        self.s3_latency_ms = s3_latency_ms
+        self.access_token_ttl = access_token_ttl
+        self.refresh_token_ttl = refresh_token_ttl
+        self.link_ttl = link_ttl
+        self.hosted_chunk_size = hosted_chunk_size
+        self.legacy_enabled = legacy_enabled
+        self.clock = clock
+
+        self.world = World()
+        self.tokens = TokenStore()
+        self.links = LinkStore()
+        self.faults = Faults()
+        self.window = RateWindow()
+
+        self.requests: list[RequestRecord] = []
+        self.stats: Counter[str] = Counter()
+        self.base_url: str | None = None
+        self._runner: web.AppRunner | None = None
+
+    # --- the world -----------------------------------------------------------------------------
+
+    @property
+    def members(self) -> dict[int, Member]:
+        return self.world.members
+
+    @property
+    def _races(self) -> dict[int, Race]:
+        # Engine tests read a race's start to set a driver's watermark.
+        return self.world.races
+
+    @property
+    def _next_subsession(self) -> int:
+        return self.world.next_subsession
+
+    @_next_subsession.setter
+    def _next_subsession(self, value: int) -> None:
+        # Engine tests reserve an id for a race they add hours later.
+        self.world.next_subsession = value
+
+    def add_member(
+        self,
+        cust_id: int,
+        display_name: str | None = None,
+        *,
+        irating: int | None = None,
+        license_level: int | None = None,
+        sub_level: int | None = None,
+    ) -> None:
+        self.world.add_member(cust_id, display_name, irating=irating, license_level=license_level, sub_level=sub_level)
+
+    def _member(self, cust_id: int) -> Member:
+        return self.world.member(cust_id)
+
+    def add_race(
+        self,
+        entries: Sequence[int | Sequence[int] | RaceEntry | Mapping[str, Any]],
+        *,
+        series_name: str = "Fake Mazda Cup",
+        series_short_name: str | None = None,
+        series_id: int = 139,
+        season_name: str = "Fake Mazda Cup - 2026 Season 1",
+        season_id: int = 5893,
+        track_name: str = "Fake Raceway Park",
+        track_config: str | None = "Grand Prix",
+        track_id: int = 449,
+        car_classes: Sequence[tuple[int, str]] | None = None,
+        session_start_time: datetime | float | str | None = None,
+        race_minutes: float = 30.0,
+        laps: int = 10,
+        subsession_id: int | None = None,
+        split_number: int = 1,
+        num_splits: int = 1,
+        official: bool = True,
+        hosted: bool = False,
+        session_name: str | None = None,
+        host_cust_id: int | None = None,
+        event_type_name: str = "Race",
+    ) -> int:
+        """Add a finished race (entries in finishing order) and return its subsession id.
+
+        By default it started ``race_minutes`` ago and has just ended. Official races show up
+        in each driver's ``member_recent_races``; hosted ones in ``search_hosted``.
+        """
+        now = self.clock()
+        spec = race_spec(
+            self.world.claim_subsession(subsession_id),
+            entries,
+            now=now,
+            session_start_time=session_start_time,
+            race_minutes=race_minutes,
+            car_classes=car_classes,
+            series_name=series_name,
+            series_short_name=series_short_name,
+            series_id=series_id,
+            season_name=season_name,
+            season_id=season_id,
+            track_name=track_name,
+            track_config=track_config,
+            track_id=track_id,
+            laps=laps,
+            split_number=split_number,
+            num_splits=num_splits,
+            official=official,
+            hosted=hosted,
+            session_name=session_name,
+            host_cust_id=host_cust_id,
+            event_type_name=event_type_name,
+        )
+        return self.world.add_race(spec).subsession_id
+
+    def recent_race_ids(self, cust_id: int) -> list[int]:
+        return self.world.recent_race_ids(cust_id)
+
+    # --- faults ----------------------------------------------------------------------------------
+
+    def fault(self, kind: str, count: int = 1, **params: Any) -> None:
+        """Inject a fault (see FAULT_KINDS). Counted faults hit the next ``count`` matching requests."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
+        if kind == "rate_limit":
+            self.window.block(self.clock(), float(params.get("reset_in", 2.0)), int(params.get("status", 429)))
+        elif kind == "captcha":
+            self.faults.captcha = True
+        elif kind == "legacy_refused":
+            self.faults.legacy_refused = True
+        elif kind == "expire_tokens":
+            self.expire_access_tokens()
+        else:
+            self.faults.arm(kind, count, params)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+        self.window.blocked_until = None
+
+    def expire_access_tokens(self) -> None:
+        self.tokens.expire_access(self.clock())
+
+    @property
+    def blocked_until(self) -> float | None:
+        return self.window.blocked_until
+
+    @property
+    def captcha(self) -> bool:
+        return self.faults.captcha
+
+    @property
+    def legacy_refused(self) -> bool:
+        return self.faults.legacy_refused
+
+    # --- tokens ----------------------------------------------------------------------------------
+
+    def issue_tokens(self, *, access_ttl: float | None = None) -> dict[str, Any]:
+        """Mint a token pair directly (a test seeding saved state); counts as no login."""
+        ttl = self.access_token_ttl if access_ttl is None else access_ttl
+        return self.tokens.issue(self.clock(), ttl, self.refresh_token_ttl)
+
+    def issued_secrets(self) -> list[str]:
+        """Every token and session cookie this fake handed out (for leak checks)."""
+        return self.tokens.issued()
+
+    # --- server ----------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        ApiRoutes(self).add_to(app)
+        add_control_routes(app, self)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.base_url = f"http://{host}:{bound[1]}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def oauth_url(self) -> str:
+        assert self.base_url is not None
+        return f"{self.base_url}/oauth2/token"
+
+    def record(self, request: web.Request, kind: str) -> RequestRecord:
+        """Logs a request as it arrives; its handler sets the status it answers with."""
+        record = RequestRecord(
+            self.clock(), kind, request.path, request.query_string, "Authorization" in request.headers
+        )
+        self.requests.append(record)
+        self.stats[f"{kind}_requests"] += 1
+        return record

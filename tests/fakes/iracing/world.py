@@ -1,0 +1,125 @@
+"""The fake's world: members and finished races, and the per-driver indexes the data API reads."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import payloads
+from .records import Member, Race, RaceSpec, RawEntry, as_entry, to_epoch
+
+RECENT_RACES = 10  # member_recent_races lists this many
+
+
+@dataclass
+class World:
+    """Members and races; mutable, since tests add to it while the client runs."""
+
+    members: dict[int, Member] = field(default_factory=dict)
+    races: dict[int, Race] = field(default_factory=dict)
+    recent: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # cust_id -> [(-start, sid)]
+    recent_cache: dict[int, bytes] = field(default_factory=dict)  # cust_id -> encoded recent races
+    hosted: dict[int, list[int]] = field(default_factory=dict)  # cust_id -> hosted subsession ids
+    next_subsession: int = 90_000_001
+    next_team: int = 500_001
+
+    def add_member(
+        self,
+        cust_id: int,
+        display_name: str | None = None,
+        *,
+        irating: int | None = None,
+        license_level: int | None = None,
+        sub_level: int | None = None,
+    ) -> None:
+        # Defaults vary with the id so that drivers differ without a test saying how.
+        self.members[cust_id] = Member(
+            cust_id=cust_id,
+            display_name=display_name or f"Driver {cust_id}",
+            irating=irating if irating is not None else 1200 + cust_id % 3000,
+            license_level=license_level if license_level is not None else 9 + cust_id % 12,
+            sub_level=sub_level if sub_level is not None else 100 + cust_id % 399,
+        )
+        self.recent_cache.pop(cust_id, None)
+
+    def member(self, cust_id: int) -> Member:
+        """The member, made up with defaults if no test added them."""
+        if cust_id not in self.members:
+            self.add_member(cust_id)
+        return self.members[cust_id]
+
+    def claim_subsession(self, subsession_id: int | None) -> int:
+        """The id for a new race: the one asked for, or the next free one."""
+        if subsession_id is None:
+            subsession_id = self.next_subsession
+        self.next_subsession = max(self.next_subsession, subsession_id) + 1
+        return subsession_id
+
+    def add_race(self, spec: RaceSpec) -> Race:
+        """Builds the race's answers once, stores it, and lists it for its drivers."""
+        members = {c: self.member(c) for car in spec.cars for c in car.cust_ids}
+        placings = payloads.place_cars(spec)
+        rows = payloads.result_rows(spec, placings, members, self.next_team)
+        self.next_team += payloads.team_count(spec)
+        ratings = payloads.class_ratings(spec, placings, members)
+        body = payloads.subsession_body(spec, rows, ratings, placings)
+        summaries = payloads.recent_race_summaries(spec, rows, payloads.field_sof(ratings))
+        hosted_row = None
+        if spec.hosted:
+            host_name = self.member(spec.host_cust_id).display_name if spec.host_cust_id else "Host"
+            hosted_row = payloads.hosted_row(spec, rows, host_name)
+        race = Race(spec.subsession_id, spec.start, spec.end, json.dumps(body).encode(), summaries, hosted_row)
+        self.races[spec.subsession_id] = race
+        for cust_id in summaries:
+            if spec.hosted:
+                self.hosted.setdefault(cust_id, []).append(spec.subsession_id)
+            elif spec.official:
+                bisect.insort(self.recent.setdefault(cust_id, []), (-spec.start, spec.subsession_id))
+                self.recent_cache.pop(cust_id, None)
+        return race
+
+    def recent_race_ids(self, cust_id: int) -> list[int]:
+        return [sid for _, sid in self.recent.get(cust_id, [])[:RECENT_RACES]]
+
+    def recent_body(self, cust_id: int) -> bytes:
+        """`member_recent_races`, encoded once per change (the poller asks for it most)."""
+        cached = self.recent_cache.get(cust_id)
+        if cached is None:
+            races = [self.races[sid].summaries[cust_id] for sid in self.recent_race_ids(cust_id)]
+            cached = json.dumps(payloads.recent_races_body(cust_id, races)).encode()
+            self.recent_cache[cust_id] = cached
+        return cached
+
+    def hosted_rows(self, cust_id: int, finished_after: float) -> list[dict[str, Any]]:
+        rows = []
+        for sid in self.hosted.get(cust_id, []):
+            race = self.races[sid]
+            if race.end >= finished_after and race.hosted_row is not None:
+                rows.append(race.hosted_row)
+        return rows
+
+
+def race_spec(
+    subsession_id: int,
+    entries: Sequence[RawEntry],
+    *,
+    now: float,
+    session_start_time: datetime | float | str | None,
+    race_minutes: float,
+    car_classes: Sequence[tuple[int, str]] | None,
+    **settings: Any,
+) -> RaceSpec:
+    """A `RaceSpec` from `add_race`'s arguments: by default the race started `race_minutes` ago."""
+    start = to_epoch(session_start_time, now - race_minutes * 60)
+    return RaceSpec(
+        subsession_id=subsession_id,
+        start=start,
+        end=start + race_minutes * 60,
+        cars=tuple(as_entry(e) for e in entries),
+        classes=tuple(car_classes or [(74, "Fake Class")]),
+        **settings,
+    )
