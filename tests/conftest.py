@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ir2dis_cog.iracing.models import Subsession
 from ir2dis_cog.store import Store, open_store
+from tests.factories import load_subsession
 
 ALL_BACKENDS = ("sqlite", "mysql", "postgresql")
 MYSQL = {"host": os.environ.get("IR2DIS_TEST_MYSQL_HOST", "127.0.0.1"), "port": 3306, "user": "root"}
@@ -112,3 +114,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if outcomes:
             text = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
             terminalreporter.write_line(f"{name}: {text}")
+
+
+# The recorded races the card and embed tests both read (parsed once per module).
+@pytest.fixture(scope="module")
+def solo() -> Subsession:
+    return load_subsession("result.json")
+
+
+@pytest.fixture(scope="module")
+def team_race() -> Subsession:
+    return load_subsession("result_with_team.json")

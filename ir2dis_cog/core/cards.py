@@ -208,7 +208,7 @@ def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str
     kept_drivers = more_drivers = 0
     for row in subsession.results:  # already in finishing order
         if isinstance(row, TeamResult):
-            drivers = tuple(_driver_line(d, tracked) for d in row.drivers if d.cust_id in tracked)
+            drivers = tuple(driver_line(d, tracked) for d in row.drivers if d.cust_id in tracked)
             team: TeamLine | None = TeamLine(
                 team_id=row.team_id,
                 name=row.display_name,
@@ -218,7 +218,7 @@ def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str
                 best_lap_time=row.best_lap_time,
             )
         else:
-            drivers = (_driver_line(row, tracked),) if row.cust_id in tracked else ()
+            drivers = (driver_line(row, tracked),) if row.cust_id in tracked else ()
             team = None
         if not drivers:
             continue
@@ -248,7 +248,8 @@ def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str
     )
 
 
-def _driver_line(d: DriverResult, tracked: Mapping[int, str]) -> DriverLine:
+def driver_line(d: DriverResult, tracked: Mapping[int, str]) -> DriverLine:
+    """A tracked driver's own numbers, named as the server stored them (else as iRacing shows them)."""
     stored = (tracked.get(d.cust_id) or "").strip()
     return DriverLine(
         cust_id=d.cust_id,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, in_zone
+from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, driver_line, in_zone
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
 
@@ -36,23 +36,8 @@ class ImageCardFormatError(ValueError):
     """A stored image card that cannot be read back (corrupt, or an unknown format version)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DriverRow:
-    """One tracked driver's own numbers; in a team race, their stint, not the car's."""
-
-    cust_id: int
-    name: str
-    laps_complete: int
-    laps_led: int
-    incidents: int
-    best_lap_time: float | None
-    old_irating: int | None
-    new_irating: int | None
-    old_sub_level: int | None
-    new_sub_level: int | None
-    old_license_level: int | None
-    new_license_level: int | None
-    champ_points: int | None
+# One tracked driver's own numbers (in a team race, their stint): the same as on the embed's card.
+DriverRow = DriverLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +201,7 @@ def build_image_card(
     more_entries = more_drivers = kept_drivers = 0
     for row in subsession.results:  # already in finishing order
         members = row.drivers if isinstance(row, TeamResult) else (row,)
-        drivers = tuple(_driver_row(d, tracked) for d in members if d.cust_id in tracked)
+        drivers = tuple(driver_line(d, tracked) for d in members if d.cust_id in tracked)
         if not drivers:
             continue
         # Once one car is left out every later one is too: the kept ones stay the top of the order.
@@ -260,24 +245,6 @@ def format_start(moment: datetime, timezone: str) -> str:
 
 def _group_id(row: DriverResult | TeamResult) -> int:
     return row.team_id if isinstance(row, TeamResult) else row.cust_id
-
-
-def _driver_row(d: DriverResult, tracked: Mapping[int, str]) -> DriverRow:
-    return DriverRow(
-        cust_id=d.cust_id,
-        name=(tracked.get(d.cust_id) or "").strip() or d.display_name,
-        laps_complete=d.laps_complete,
-        laps_led=d.laps_led,
-        incidents=d.incidents,
-        best_lap_time=d.best_lap_time,
-        old_irating=d.old_irating,
-        new_irating=d.new_irating,
-        old_sub_level=d.old_sub_level,
-        new_sub_level=d.new_sub_level,
-        old_license_level=d.old_license_level,
-        new_license_level=d.new_license_level,
-        champ_points=d.champ_points,
-    )
 
 
 def _entry_row(subsession: Subsession, row: DriverResult | TeamResult, drivers: tuple[DriverRow, ...]) -> EntryRow:

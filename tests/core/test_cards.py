@@ -32,22 +32,10 @@ from tests.factories import (
     SOLO_ID,
     TEAM_ID,
     WINNER,
-    load_subsession,
     make_driver,
     make_subsession,
     make_team,
 )
-
-
-@pytest.fixture(scope="module")
-def solo() -> Subsession:
-    return load_subsession("result.json")
-
-
-@pytest.fixture(scope="module")
-def team_race() -> Subsession:
-    return load_subsession("result_with_team.json")
-
 
 # --- the recorded solo race --------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ from tests.factories import (
     SOLO_ID,
     TEAM_ID,
     WINNER,
-    load_subsession,
     make_driver,
     make_subsession,
     make_team,
@@ -45,16 +44,6 @@ HOSTILE_PIECE = (
 
 def hostile_name(i: int, length: int = 200) -> str:
     return (f"{i}:" + HOSTILE_PIECE * 3)[:length]
-
-
-@pytest.fixture(scope="module")
-def solo() -> Subsession:
-    return load_subsession("result.json")
-
-
-@pytest.fixture(scope="module")
-def team_race() -> Subsession:
-    return load_subsession("result_with_team.json")
 
 
 # --- helpers -----------------------------------------------------------------------------------
