@@ -298,7 +298,7 @@ class PollEngine:
             return settled
         if fetched == "skip":
             return guilds
-        finished = self._finished.get(s) or finish_time(fetched.end_time, self._now())
+        finished = self._finish_of(fetched)
         if age(ref, cycle.oldest_postable, finished_at=finished) == "old":
             results = [await self._outbox.too_old(cycle, g, ref, finished_at=finished) for g in needed]
             return settled + [g for g, ok in zip(needed, results, strict=True) if ok]
@@ -334,17 +334,23 @@ class PollEngine:
             cycle.counts.subsession_errors += 1
             return "retry"
         cycle.counts.subsessions_fetched += 1
-        self._finished[ref.subsession_id] = finish_time(sub.end_time, self._now())
-        self._finished.move_to_end(ref.subsession_id)
-        while len(self._finished) > _FINISH_MEMORY:
-            self._finished.popitem(last=False)
+        self._finish_of(sub)
         await self._share(cycle, ref, sub)
         return sub
+
+    def _finish_of(self, sub: Subsession) -> int:
+        """When a fetched race finished, remembered for the watermarks of the pairs that see it later."""
+        s = sub.subsession_id
+        if s not in self._finished:
+            self._finished[s] = finish_time(sub.end_time, self._now())
+            while len(self._finished) > _FINISH_MEMORY:
+                self._finished.popitem(last=False)
+        return self._finished[s]
 
     async def _share(self, cycle: CycleState, ref: RaceRef, sub: Subsession) -> None:
         """Every tracked driver in the results counts as seen: active, and their guilds get the card now."""
         racing = sub.cust_ids() & cycle.tracking.keys()
-        finished = self._finished.get(ref.subsession_id) or finish_time(sub.end_time, self._now())
+        finished = self._finish_of(sub)
         for c in racing:
             self._scheduler.saw_race(c, finished)
         audience = card_audience(racing, cycle.tracking)
