@@ -39,6 +39,7 @@ from ir2dis_cog.iracing.errors import (
     ParseError,
     RateLimitedError,
 )
+from ir2dis_cog.iracing.lap_chart import LAP_CHART_DATA, LapChart, parse_lap_chart
 from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
 from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
 from ir2dis_cog.observability.logging import log_event
@@ -219,6 +220,11 @@ class IRacingClient:
         subsession = models.parse_subsession(await self._call(models.RESULTS_GET, params))
         self._metrics.results_fetched_total.inc()
         return subsession
+
+    async def get_lap_chart(self, subsession_id: int) -> LapChart:
+        """Every car's position on every lap of the main race (a link, then its chunks)."""
+        params = {"subsession_id": str(_check_id("subsession_id", subsession_id)), "simsession_number": "0"}
+        return parse_lap_chart(await self._call(f"results/{LAP_CHART_DATA}", params))
 
     async def get_members(self, cust_ids: Iterable[int]) -> list[Member]:
         batches = _batches((_check_id("cust_id", c) for c in cust_ids), self._tuning.members_batch)
