@@ -40,6 +40,7 @@ from ir2dis_cog.iracing.errors import (
     RateLimitedError,
 )
 from ir2dis_cog.iracing.lap_chart import LAP_CHART_DATA, LapChart, parse_lap_chart
+from ir2dis_cog.iracing.live import LIVE_RACES, REG_DRIVERS, LiveRace, RosterEntry, parse_live_races, parse_roster
 from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
 from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
 from ir2dis_cog.observability.logging import log_event
@@ -251,6 +252,15 @@ class IRacingClient:
         if isinstance(rows, Mapping) and chunk_info(rows) is not None:
             rows = []  # a chunked answer with no chunks: nothing found
         return models.parse_hosted(rows)
+
+    async def get_live_races(self) -> list[LiveRace]:
+        """The official race subsessions live right now (the live watcher's one request a minute)."""
+        return parse_live_races(await self._call(LIVE_RACES, {"event_types": "5"}))
+
+    async def get_roster(self, subsession_id: int) -> list[RosterEntry]:
+        """Who is in a live subsession; empty once it is over (as reported)."""
+        params = {"subsession_id": str(_check_id("subsession_id", subsession_id))}
+        return parse_roster(await self._call(REG_DRIVERS, params))
 
     # --- the 2-step fetch --------------------------------------------------------------------
 

@@ -374,3 +374,42 @@ def search_hosted_body(size: int, rows: int, base_download_url: str, chunk_names
 def link_body(link: str, expires: float) -> dict[str, Any]:
     """The first step of a data request: where to fetch the answer, and until when."""
     return {"link": link, "expires": iso(expires)}
+
+
+def roster_entries(spec: RaceSpec, members: Mapping[int, Member]) -> tuple[dict[str, Any], ...]:
+    """`reg_drivers_list` entries of a live race: one per driver, with the recorded answer's keys we read."""
+    out = []
+    for car in spec.cars:
+        class_id = car.car_class_id if car.car_class_id is not None else spec.classes[0][0]
+        for cust_id in car.cust_ids:
+            out.append(
+                {
+                    "cust_id": cust_id,
+                    "display_name": members[cust_id].display_name,
+                    "car_id": 67,
+                    "car_name": car.car_name,
+                    "car_class_id": class_id,
+                    "car_class_name": spec.class_names.get(class_id, "Fake Class"),
+                    "reg_status": "reg_joined",
+                    "session_id": spec.subsession_id + 200_000_000,
+                    "subsession_id": spec.subsession_id,
+                    "event_type": 5,
+                    "event_type_name": "Race",
+                }
+            )
+    return tuple(out)
+
+
+def live_races_body(races: Sequence[Mapping[str, Any]], noise: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """`spectator_subsessionids_detail`: the live races (event_type 5), then any other live subsessions."""
+    rows = [*races, *noise]
+    return {
+        "success": True,
+        "season_ids": sorted({int(r["season_id"]) for r in rows}),
+        "event_types": [5],
+        "subsessions": rows,
+    }
+
+
+def reg_drivers_body(subsession_id: int, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"subscribed": False, "subsession_id": subsession_id, "entries": list(entries), "success": True}

@@ -78,6 +78,8 @@ class RaceSpec:
     session_name: str | None
     host_cust_id: int | None
     event_type_name: str
+    results_delay: float | None = None  # seconds after the end until results appear; None: at once
+    live_listed: bool = True  # in the spectator list while live (False: a race the list leaves out)
 
     @property
     def base_lap(self) -> int:
@@ -99,6 +101,19 @@ class Race:
     body: bytes
     summaries: dict[int, dict[str, Any]] = field(default_factory=dict)  # cust_id -> recent-race row
     hosted_row: dict[str, Any] | None = None
+    # The live side: while start <= now < end the race is in the spectator list (when ``listed``)
+    # and its roster is readable; its results appear at ``published_at`` (-inf: at once).
+    published_at: float = float("-inf")
+    listed: bool = False
+    session_id: int = 0
+    season_id: int = 0
+    roster: tuple[dict[str, Any], ...] = ()
+
+    def live_at(self, now: float) -> bool:
+        return self.start <= now < self.end
+
+    def published(self, now: float) -> bool:
+        return now >= self.published_at
 
 
 def iso(epoch: float) -> str:

@@ -173,13 +173,20 @@ class ApiRoutes:
     ) -> web.Response:
         """One data endpoint's answer; a missing or malformed parameter raises KeyError or ValueError."""
         world = self.fake.world
+        now = self.fake.clock()
         if path == "stats/member_recent_races":
-            return self.link(request, record, world.recent_body(int(query["cust_id"])), headers)
+            return self.link(request, record, world.recent_body(int(query["cust_id"]), now), headers)
         if path == "results/get":
             race = world.races.get(int(query["subsession_id"]))
-            if race is None:
+            if race is None or not race.published(now):
                 return json_answer(record, {"error": "Not Found"}, 404, headers)
             return self.link(request, record, race.body, headers)
+        if path == "season/spectator_subsessionids_detail":
+            return self.link(request, record, json.dumps(world.live_body(now)).encode(), headers)
+        if path == "session/reg_drivers_list":
+            sid = int(query["subsession_id"])
+            body = payloads.reg_drivers_body(sid, world.roster(sid, now))
+            return self.link(request, record, json.dumps(body).encode(), headers)
         if path == "member/get":
             ids = [int(c) for c in query["cust_ids"].split(",") if c]
             body = payloads.member_get_body(ids, world.members)

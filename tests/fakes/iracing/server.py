@@ -127,11 +127,18 @@ class FakeIRacing:
         session_name: str | None = None,
         host_cust_id: int | None = None,
         event_type_name: str = "Race",
+        results_delay: float | None = None,
+        live_listed: bool = True,
     ) -> int:
-        """Add a finished race (entries in finishing order) and return its subsession id.
+        """Add a race (entries in finishing order) and return its subsession id.
 
         By default it started ``race_minutes`` ago and has just ended. Official races show up
         in each driver's ``member_recent_races``; hosted ones in ``search_hosted``.
+
+        A race whose end is still ahead is live: an official one is in the spectator list (unless
+        ``live_listed`` is False) and its roster is readable until its end. With ``results_delay``
+        its results (``results/get``, ``member_recent_races``) appear that many seconds after
+        its end, not at once.
         """
         now = self.clock()
         spec = race_spec(
@@ -157,11 +164,13 @@ class FakeIRacing:
             session_name=session_name,
             host_cust_id=host_cust_id,
             event_type_name=event_type_name,
+            results_delay=results_delay,
+            live_listed=live_listed,
         )
         return self.world.add_race(spec).subsession_id
 
     def recent_race_ids(self, cust_id: int) -> list[int]:
-        return self.world.recent_race_ids(cust_id)
+        return self.world.recent_race_ids(cust_id, self.clock())
 
     # --- faults ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import payloads
-from .records import Member, Race, RaceSpec, RawEntry, as_entry, to_epoch
+from .records import Member, Race, RaceSpec, RawEntry, as_entry, iso, to_epoch
 
 RECENT_RACES = 10  # member_recent_races lists this many
 
@@ -22,7 +22,9 @@ class World:
     members: dict[int, Member] = field(default_factory=dict)
     races: dict[int, Race] = field(default_factory=dict)
     recent: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # cust_id -> [(-start, sid)]
-    recent_cache: dict[int, bytes] = field(default_factory=dict)  # cust_id -> encoded recent races
+    recent_cache: dict[int, tuple[tuple[int, ...], bytes]] = field(default_factory=dict)  # cust_id -> (ids, body)
+    live_index: list[int] = field(default_factory=list)  # listed races not over yet, in id order
+    live_noise: list[dict[str, Any]] = field(default_factory=list)  # other live subsessions (practice...)
     hosted: dict[int, list[int]] = field(default_factory=dict)  # cust_id -> hosted subsession ids
     next_subsession: int = 90_000_001
     next_team: int = 500_001
@@ -72,8 +74,22 @@ class World:
         if spec.hosted:
             host_name = self.member(spec.host_cust_id).display_name if spec.host_cust_id else "Host"
             hosted_row = payloads.hosted_row(spec, rows, host_name)
-        race = Race(spec.subsession_id, spec.start, spec.end, json.dumps(body).encode(), summaries, hosted_row)
+        race = Race(
+            spec.subsession_id,
+            spec.start,
+            spec.end,
+            json.dumps(body).encode(),
+            summaries,
+            hosted_row,
+            published_at=float("-inf") if spec.results_delay is None else spec.end + spec.results_delay,
+            listed=spec.official and not spec.hosted and spec.live_listed,
+            session_id=spec.subsession_id + 200_000_000,
+            season_id=spec.season_id,
+            roster=payloads.roster_entries(spec, members),
+        )
         self.races[spec.subsession_id] = race
+        if race.listed:
+            self.live_index.append(spec.subsession_id)
         for cust_id in summaries:
             if spec.hosted:
                 self.hosted.setdefault(cust_id, []).append(spec.subsession_id)
@@ -82,17 +98,42 @@ class World:
                 self.recent_cache.pop(cust_id, None)
         return race
 
-    def recent_race_ids(self, cust_id: int) -> list[int]:
-        return [sid for _, sid in self.recent.get(cust_id, [])[:RECENT_RACES]]
+    def recent_race_ids(self, cust_id: int, now: float = float("inf")) -> list[int]:
+        """The driver's latest races whose results are out at ``now`` (by default: all)."""
+        listed = (sid for _, sid in self.recent.get(cust_id, []) if self.races[sid].published(now))
+        return [sid for sid, _ in zip(listed, range(RECENT_RACES), strict=False)]
 
-    def recent_body(self, cust_id: int) -> bytes:
+    def recent_body(self, cust_id: int, now: float = float("inf")) -> bytes:
         """`member_recent_races`, encoded once per change (the poller asks for it most)."""
+        ids = tuple(self.recent_race_ids(cust_id, now))
         cached = self.recent_cache.get(cust_id)
-        if cached is None:
-            races = [self.races[sid].summaries[cust_id] for sid in self.recent_race_ids(cust_id)]
-            cached = json.dumps(payloads.recent_races_body(cust_id, races)).encode()
+        if cached is None or cached[0] != ids:
+            races = [self.races[sid].summaries[cust_id] for sid in ids]
+            cached = (ids, json.dumps(payloads.recent_races_body(cust_id, races)).encode())
             self.recent_cache[cust_id] = cached
-        return cached
+        return cached[1]
+
+    def live_body(self, now: float) -> dict[str, Any]:
+        """The spectator list at ``now``: listed races between start and end, then the noise."""
+        self.live_index = [sid for sid in self.live_index if self.races[sid].end > now]
+        rows = [
+            {
+                "subsession_id": race.subsession_id,
+                "session_id": race.session_id,
+                "season_id": race.season_id,
+                "start_time": iso(race.start),
+                "race_week_num": 3,
+                "event_type": 5,
+            }
+            for race in (self.races[sid] for sid in self.live_index)
+            if race.live_at(now)
+        ]
+        return payloads.live_races_body(rows, self.live_noise)
+
+    def roster(self, subsession_id: int, now: float) -> tuple[dict[str, Any], ...]:
+        """Who is in a subsession: its drivers while it is live, nobody before or after (or unknown)."""
+        race = self.races.get(subsession_id)
+        return race.roster if race is not None and race.live_at(now) else ()
 
     def hosted_rows(self, cust_id: int, finished_after: float) -> list[dict[str, Any]]:
         rows = []
