@@ -51,9 +51,12 @@ class Settings:
     discord_api_base: str | None = None
     max_post_age_hours: int = 24
     max_idle_poll_minutes: int = 30
+    iracing_interactive_share: float = 0.2
     data_dir: Path = Path("data")
     bot_prefix: str = "!"
     bot_owner_id: int | None = None
+    live_watch: bool = True
+    live_poll_seconds: int = 60
 
     def missing_iracing_credentials(self) -> list[str]:
         """The settings the iRacing login still lacks, by their environment names."""
@@ -107,9 +110,12 @@ _KEYS: dict[str, str] = {
     "DISCORD_API_BASE": "discord_api_base",
     "MAX_POST_AGE_HOURS": "max_post_age_hours",
     "MAX_IDLE_POLL_MINUTES": "max_idle_poll_minutes",
+    "IRACING_INTERACTIVE_SHARE": "iracing_interactive_share",
     "DATA_DIR": "data_dir",
     "BOT_PREFIX": "bot_prefix",
     "BOT_OWNER_ID": "bot_owner_id",
+    "LIVE_WATCH": "live_watch",
+    "LIVE_POLL_SECONDS": "live_poll_seconds",
 }
 _SECRET_KEYS = frozenset(
     {"DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_SECRET", "DATABASE_URL"}
@@ -127,6 +133,13 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "HEALTH_PORT": (0, 65_535),
     "MAX_POST_AGE_HOURS": (1, 24 * 30),
     "MAX_IDLE_POLL_MINUTES": (1, 24 * 60),
+    "LIVE_POLL_SECONDS": (30, 600),
+}
+_BOOL_WORDS = {"true": True, "on": True, "yes": True, "1": True, "false": False, "off": False, "no": False, "0": False}
+_BOOL_KEYS = ("LIVE_WATCH",)
+# Fractions: IRACING_INTERACTIVE_SHARE is the part of each rate-limit window members' commands may use.
+_FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "IRACING_INTERACTIVE_SHARE": (0.05, 0.5),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "IRACING_AUTH_MODE": ("oauth", "legacy"),
@@ -189,6 +202,18 @@ def _parse_int(key: str, raw: str, problems: list[str]) -> int | None:
     return value
 
 
+def _parse_fraction(key: str, raw: str, problems: list[str]) -> float | None:
+    low, high = _FLOAT_RANGES[key]
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # also refuses nan and inf
+        problems.append(f"{key}: must be a number between {low:g} and {high:g}, got {raw!r}")
+        return None
+    return value
+
+
 def _check_database_url(url: str, problems: list[str]) -> None:
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
     if scheme not in DATABASE_SCHEMES:
@@ -231,6 +256,8 @@ def load_settings(
             value = file_values.get(key)
         if value is None or value == "":
             continue
+        if isinstance(value, bool) and key in _BOOL_KEYS:
+            value = "true" if value else "false"  # config.json may say true/false
         if isinstance(value, bool | dict | list):
             problems.append(f"{key}: must be a string or a number")
             continue
@@ -250,12 +277,22 @@ def load_settings(
             number = _parse_int(key, text, problems)
             if number is not None:
                 values[name] = number
+        elif key in _FLOAT_RANGES:
+            fraction = _parse_fraction(key, text, problems)
+            if fraction is not None:
+                values[name] = fraction
         elif key in _CHOICES:
             choice = text.strip().upper() if key == "LOG_LEVEL" else text.strip().lower()
             if choice not in _CHOICES[key]:
                 problems.append(f"{key}: must be one of {', '.join(_CHOICES[key])}, got {text!r}")
             else:
                 values[name] = choice
+        elif key in _BOOL_KEYS:
+            flag = _BOOL_WORDS.get(text.strip().lower())
+            if flag is None:
+                problems.append(f"{key}: must be on or off (true/false), got {text!r}")
+            else:
+                values[name] = flag
         elif key == "BOT_OWNER_ID":
             if not text.strip().isdigit() or not 0 < int(text) < 2**63:
                 problems.append(f"BOT_OWNER_ID: must be a Discord user id (a positive number), got {text!r}")

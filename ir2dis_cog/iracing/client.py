@@ -8,16 +8,22 @@ then the link (S3) is fetched **without** them. Around that:
 - 429 (or a body that says "Rate limit exceeded"): nothing is sent before the announced reset;
 - an expired link (S3 403) is fetched again from step 1, once;
 - chunked answers (``chunk_info``) are downloaded and merged;
-- the rate-limit budget from the headers, and at most ``IRACING_CONCURRENCY`` requests at once.
+- the rate-limit budget (``ratelimit.py``): never more into a window than it allows, and
+  at most ``IRACING_CONCURRENCY`` requests at once;
+- lanes: who spends a request. The engine's calls are the ``poller`` lane (the default);
+  ``client.lane(WATCHER)`` tags the live watcher's, ``client.interactive()`` is the members'
+  view: their share of the budget only, never waiting, with short-lived caches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -39,10 +45,20 @@ from ir2dis_cog.iracing.errors import (
     ParseError,
     RateLimitedError,
 )
+from ir2dis_cog.iracing.interactive import InteractiveClient
 from ir2dis_cog.iracing.lap_chart import LAP_CHART_DATA, LapChart, parse_lap_chart
 from ir2dis_cog.iracing.live import LIVE_RACES, REG_DRIVERS, LiveRace, RosterEntry, parse_live_races, parse_roster
 from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
-from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, parse_rate_headers
+from ir2dis_cog.iracing.ratelimit import (
+    INTERACTIVE,
+    LANES,
+    POLLER,
+    Policy,
+    RateBudget,
+    RateLimiter,
+    Usage,
+    parse_rate_headers,
+)
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 
@@ -68,6 +84,7 @@ class ClientTuning:
     rate_limit_tries: int = 3
     max_rate_wait: float = 300.0  # a reset further away than this fails fast with RateLimitedError
     rate_reserve: int | None = None  # requests kept back in each window; None: the concurrency
+    rate_window: float = 60.0  # iRacing's window; tests shrink it along with the fake's
     members_batch: int = 50
 
 
@@ -81,9 +98,19 @@ class _Transient(Exception):
 
 
 class _RateLimitHit(Exception):
-    def __init__(self, reset_at: float) -> None:
+    def __init__(self, reset_at: float, lane: str) -> None:
         super().__init__("rate limited")
         self.reset_at = reset_at
+        self.lane = lane
+
+
+# Who spends the requests made in this task (and the tasks it starts): see ``IRacingClient.lane``.
+_lane: contextvars.ContextVar[str] = contextvars.ContextVar("ir2dis_iracing_lane", default=POLLER)
+
+
+def _member_gives_up(exc: Exception) -> bool:
+    """A member's request is not retried after a 429 or during maintenance: they hear at once."""
+    return _lane.get() == INTERACTIVE
 
 
 class _Unauthorized(Exception):
@@ -150,6 +177,7 @@ class IRacingClient:
         tuning: ClientTuning | None = None,
         login_guard: LoginGuard | None = None,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings
         self._store = state_store
@@ -161,9 +189,13 @@ class IRacingClient:
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         reserve = self._tuning.rate_reserve if self._tuning.rate_reserve is not None else concurrency
-        self._limiter = RateLimiter(
-            reserve=reserve, max_wait=self._tuning.max_rate_wait, clock=clock, on_update=self._budget_changed
+        policy = Policy(
+            window=self._tuning.rate_window, reserve=reserve, interactive_share=settings.iracing_interactive_share
         )
+        self._limiter = RateLimiter(
+            policy=policy, max_wait=self._tuning.max_rate_wait, clock=clock, sleep=sleep, on_update=self._budget_changed
+        )
+        self._interactive: InteractiveClient | None = None  # the members' view, made on first use
         self._http: aiohttp.ClientSession | None = None
         self._auth: Authenticator | None = None
         self._data_call = self._with_retries(self._data_once, data_api=True)
@@ -202,7 +234,33 @@ class IRacingClient:
 
     @property
     def budget(self) -> RateBudget:
+        """What the poll engine may plan on: the window's budget less the members' share."""
         return self._limiter.budget
+
+    def usage(self) -> Usage:
+        """Requests of the last window by lane, and the members' cap (for /iracing status)."""
+        return self._limiter.usage()
+
+    def set_interactive_share(self, share: float) -> None:
+        """The owner changed IRACING_INTERACTIVE_SHARE: it applies from the next request on."""
+        self._limiter.set_interactive_share(share)
+
+    @contextmanager
+    def lane(self, lane: str) -> Iterator[None]:
+        """Requests made inside this block (and tasks started in it) are spent by ``lane``."""
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}")
+        token = _lane.set(lane)
+        try:
+            yield
+        finally:
+            _lane.reset(token)
+
+    def interactive(self) -> InteractiveClient:
+        """The view for members' commands: the interactive lane, never waiting, with caches."""
+        if self._interactive is None:
+            self._interactive = InteractiveClient(self, clock=self._clock)
+        return self._interactive
 
     def auth_status(self) -> str:
         if self._auth is None:
@@ -320,11 +378,23 @@ class IRacingClient:
         return rows
 
     async def _data_once(self, endpoint: str, params: Mapping[str, str]) -> Any:
-        await self._limiter.acquire()
-        headers = await self.authenticator.request_headers()
-        url = f"{self._settings.iracing_api_base}/data/{endpoint}"
-        status, answer_headers, body = await self._get(endpoint, endpoint.split("/")[0], url, params, headers)
-        self._limiter.update(answer_headers)
+        lane = _lane.get()
+        ticket = await self._limiter.acquire(lane)
+        answer_headers: Mapping[str, str] | None = None
+
+        def going_out() -> None:
+            nonlocal ticket
+            ticket = self._limiter.went_out(ticket)
+            self._metrics.iracing_lane_requests_total.labels(lane).inc()
+
+        try:
+            headers = await self.authenticator.request_headers()
+            url = f"{self._settings.iracing_api_base}/data/{endpoint}"
+            status, answer_headers, body = await self._get(
+                endpoint, endpoint.split("/")[0], url, params, headers, on_send=going_out
+            )
+        finally:
+            self._limiter.answered(answer_headers, ticket)
         if status == 429 or (status == 200 and is_rate_limit_text(body)):
             self._metrics.rate_limited_total.inc()
             announced = parse_rate_headers(answer_headers)
@@ -337,7 +407,7 @@ class IRacingClient:
                 endpoint=endpoint,
                 reset_at=round(until, 1),
             )
-            raise _RateLimitHit(until)
+            raise _RateLimitHit(until, lane)
         if status == 401:
             raise _Unauthorized(headers)
         if status == 503 and is_maintenance(body):
@@ -368,10 +438,13 @@ class IRacingClient:
         url: str | URL,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        on_send: Callable[[], None] | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         if self._http is None:
             raise RuntimeError("IRacingClient is used outside its 'async with' block")
         async with self._slots:
+            if on_send is not None:
+                on_send()  # the budget counts a request from when it really leaves
             self._metrics.iracing_requests_total.labels(kind).inc()
             try:
                 async with self._http.get(url, params=params, headers=headers) as resp:
@@ -404,6 +477,7 @@ class IRacingClient:
             max_tries=t.maintenance_tries,
             factor=t.maintenance_wait,
             jitter=backoff.random_jitter,
+            giveup=_member_gives_up,
             logger=None,
             on_backoff=self._log_retry,
         )(wrapped)
@@ -414,6 +488,7 @@ class IRacingClient:
             max_tries=t.rate_limit_tries,
             interval=0,
             jitter=None,
+            giveup=_member_gives_up,
             logger=None,
         )(wrapped)
 

@@ -1,4 +1,4 @@
-"""Pure pieces: masking, token pairs, the login guard, the rate budget, the auth-state file."""
+"""Pure pieces: masking, token pairs, the login guard, the auth-state file (the rate budget: test_ratelimit.py)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from ir2dis_cog.iracing.auth_state import (
     MemoryAuthStateStore,
     state_store_for,
 )
-from ir2dis_cog.iracing.errors import AuthError, CircuitOpenError, RateLimitedError
-from ir2dis_cog.iracing.ratelimit import RateBudget, RateLimiter, hold_until, parse_rate_headers
+from ir2dis_cog.iracing.errors import AuthError, CircuitOpenError
 
 
 def test_mask_matches_iracings_documented_example() -> None:
@@ -74,43 +73,6 @@ def test_login_guard_breaker_opens_after_repeated_failures_and_backs_off() -> No
     assert guard.open_until == 63.0 + 120.0  # doubled
     guard.record_success()
     guard.check(64.0)
-
-
-def test_rate_headers_and_hold() -> None:
-    budget = parse_rate_headers({"x-ratelimit-limit": "240", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1000"})
-    assert budget == RateBudget(240, 3, 1000.0)
-    assert parse_rate_headers({"content-type": "text/plain"}) is None
-    assert parse_rate_headers({"x-ratelimit-remaining": "many"}) is None
-    assert hold_until(budget, reserve=4, now=990.0) == pytest.approx(1000.25)
-    assert hold_until(budget, reserve=2, now=990.0) is None
-    assert hold_until(budget, reserve=4, now=1001.0) is None  # the window rolled over
-
-
-async def test_limiter_counts_requests_in_flight_against_the_budget() -> None:
-    now = [100.0]
-    limiter = RateLimiter(reserve=2, max_wait=0.0, clock=lambda: now[0])
-    limiter.update({"x-ratelimit-limit": "10", "x-ratelimit-remaining": "4", "x-ratelimit-reset": "160"})
-    await limiter.acquire()
-    await limiter.acquire()
-    assert limiter.budget.remaining == 2
-    with pytest.raises(RateLimitedError) as info:  # held until the reset; max_wait 0 says so at once
-        await limiter.acquire()
-    assert info.value.reset_at == pytest.approx(160.25)
-    now[0] = 161.0
-    await limiter.acquire()
-    assert limiter.budget == RateBudget(10, 10, None)
-
-
-async def test_limiter_block_after_429_holds_everything() -> None:
-    now = [100.0]
-    limiter = RateLimiter(reserve=0, max_wait=0.0, clock=lambda: now[0])
-    until = limiter.block(130.0)
-    assert until == pytest.approx(130.25)
-    with pytest.raises(RateLimitedError):
-        await limiter.acquire()
-    now[0] = 131.0
-    await limiter.acquire()
-    assert limiter.block(None) == pytest.approx(131.0 + 60.25)  # unknown reset: a whole window
 
 
 async def test_file_store_is_private_atomic_and_round_trips(tmp_path: Path) -> None:

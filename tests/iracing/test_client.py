@@ -59,7 +59,9 @@ async def test_two_step_fetch_recent_races_and_results(
     assert fake.stats["s3_with_authorization"] == 0
     assert all(r.authorization for r in _data_requests(fake))
     assert _value(metrics, "ir2dis_results_fetched_total") == 1
-    assert client.budget.limit == 240 and client.budget.remaining == 238
+    # The engine plans on 240 less the members' 47 (20 % of 240 less a reserve of 4); 2 are spent.
+    assert client.budget.limit == 193 and client.budget.remaining == 191
+    assert dict(client.usage().by_lane) == {"poller": 2, "watcher": 0, "interactive": 0}
     assert _value(metrics, "ir2dis_rate_limit_remaining") == 238
 
 
@@ -274,7 +276,7 @@ async def test_rate_limit_reset_too_far_fails_fast(fake: FakeIRacing, settings: 
 async def test_budget_reserve_holds_requests_until_the_window_resets(fake: FakeIRacing, settings: Settings) -> None:
     fake.rate_limit, fake.rate_window = 6, 2.0
     fake.add_member(1)
-    tuning = replace(FAST, rate_reserve=2)
+    tuning = replace(FAST, rate_reserve=2, rate_window=2.0)
     async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
         for _ in range(9):
             await client.get_recent_races(1)
