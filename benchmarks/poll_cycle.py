@@ -159,7 +159,7 @@ class CountingPublisher:
         self.clock = clock
         self.sent: list[tuple[int, int, float]] = []  # channel, subsession, when
 
-    async def publish(self, channel_id: int, card: Any) -> int:
+    async def publish(self, channel_id: int, card: Any, image: bytes | None = None) -> int:
         self.sent.append((channel_id, card.subsession_id, self.clock.now()))
         return len(self.sent)
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+POST_STYLES = ("image", "embed")  # a picture with the embed, or the embed alone
+DEFAULT_POST_STYLE = "image"
+
 
 @dataclass(frozen=True)
 class GuildConfig:
     guild_id: int
     channel_id: int | None
     timezone: str | None
+    post_style: str = DEFAULT_POST_STYLE
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class PendingPost:
     race_finished_at: int
     attempts: int = 0
     last_error: str | None = None
+    image_json: str | None = None  # the picture's data (render.ImageCard), None for embed only
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,16 @@ class Metrics:
             "Races of tracked drivers never posted: they ended longer than MAX_POST_AGE_HOURS ago when first found.",
             registry=r,
         )
+        self.render_failures_total = Counter(
+            f"{_PREFIX}_render_failures",
+            "Result pictures drawn without their chart (stage chart_data, too_large) or not at all "
+            "(build, render, stored): the post still goes out, as an embed alone when there is no picture.",
+            ["stage"],
+            registry=r,
+        )
+        self.images_rendered_total = Counter(
+            f"{_PREFIX}_images_rendered", "Result pictures drawn and attached to a post.", registry=r
+        )
         self.poll_errors_total = Counter(
             f"{_PREFIX}_poll_errors", "Errors isolated during a cycle, by kind.", ["kind"], registry=r
         )
@@ -56,12 +66,6 @@ class Metrics:
         )
         self.iracing_requests_total = Counter(
             f"{_PREFIX}_iracing_requests", "HTTP requests sent to the iRacing data API, by kind.", ["kind"], registry=r
-        )
-        self.iracing_lane_requests_total = Counter(
-            f"{_PREFIX}_iracing_lane_requests",
-            "Data API requests by who spent them: poller, watcher (the engine) or interactive (members' commands).",
-            ["lane"],
-            registry=r,
         )
         self.cycle_duration_seconds = Histogram(
             f"{_PREFIX}_cycle_duration_seconds",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ir2dis_cog.core.records import GuildConfig, Watermark
+from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import Subsession
 
 from .report import CycleCounts, Outcome
@@ -29,6 +30,7 @@ class CycleState:
     fetches: dict[int, asyncio.Task[Fetch]] = field(default_factory=dict)
     posts: dict[tuple[int, int], asyncio.Task[bool]] = field(default_factory=dict)
     names: dict[int, asyncio.Task[dict[int, str]]] = field(default_factory=dict)
+    charts: dict[int, asyncio.Task[LapChart | None]] = field(default_factory=dict)
     unavailable: dict[int, str] = field(default_factory=dict)
     counts: CycleCounts = field(default_factory=CycleCounts)
     aborted: Outcome | None = None

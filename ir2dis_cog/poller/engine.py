@@ -27,9 +27,11 @@ from ir2dis_cog.iracing.errors import (
     ParseError,
     RateLimitedError,
 )
+from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import RecentRace, Subsession
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.render.image_card import ImageCard, build_image_card, fit_for_storage, race_kind
 from ir2dis_cog.store import Store
 
 from .cycle_state import CycleState, Fetch
@@ -45,7 +47,7 @@ from .detection import (
     watermark_target,
 )
 from .outbox import CardLoader, Outbox
-from .ports import Clock, Publisher, ResultsSource, SystemClock
+from .ports import Clock, Publisher, Renderer, ResultsSource, SystemClock
 from .report import NO_CYCLE_YET, CycleReport, EngineStatus, Outcome, frozen_counts, log_cycle, status_after
 from .scheduler import DEFAULT_WINDOW, Pacer, Scheduler
 
@@ -72,6 +74,7 @@ class PollEngine:
         spare_share: float = 0.5,
         build_card: CardBuilder = build_card,
         load_card: CardLoader = RaceCard.from_json,
+        renderer: Renderer | None = None,
     ) -> None:
         self._store = store
         self._source = source
@@ -97,6 +100,7 @@ class PollEngine:
             claim_holder=claim_holder,
             lease_seconds=lease_seconds,
             load_card=load_card,
+            renderer=renderer,
         )
         self._finished: OrderedDict[int, int] = OrderedDict()
         self._cycle_lock = asyncio.Lock()
@@ -384,17 +388,58 @@ class PollEngine:
             names = await self._guild_names(cycle, guild_id)
             shown = {row.cust_id: row.display_name for _, row in sub.driver_rows() if row.cust_id in drivers}
             tracked = {c: names.get(c) or shown.get(c) or str(c) for c in sorted(drivers)}
-            card = self._build_card(sub, tracked, cfg.timezone or self._settings.default_timezone)
+            zone = cfg.timezone or self._settings.default_timezone
+            card = self._build_card(sub, tracked, zone)
             card_json = card.to_json()
         except Exception:
             log.exception("could not build a result card", extra={"subsession_id": s, "guild_id": guild_id})
             self._metrics.poll_errors_total.labels("card").inc()
             cycle.counts.subsession_errors += 1
             return False
+        image, image_json = None, None
+        if cfg.post_style == "image":
+            image = await self._image_card(cycle, guild_id, sub, tracked, zone)
+            if image is not None:
+                image, image_json = fit_for_storage(image)
         finished = self._finished.get(s, self._now())
-        return await self._outbox.claim_and_send(
-            cycle, PendingPost(guild_id, s, cfg.channel_id, card_json, finished), card
-        )
+        pending = PendingPost(guild_id, s, cfg.channel_id, card_json, finished, image_json=image_json)
+        return await self._outbox.claim_and_send(cycle, pending, card, image)
+
+    async def _image_card(
+        self, cycle: CycleState, guild_id: int, sub: Subsession, tracked: Mapping[int, str], zone: str
+    ) -> ImageCard | None:
+        """The picture's data; without its chart when the chart data cannot be had, None when it
+        cannot be built (the post then goes out as an embed alone)."""
+        chart = await self._chart(cycle, sub.subsession_id)
+        try:
+            image = build_image_card(sub, tracked, zone, chart, race_kind(sub))
+        except Exception as exc:
+            self._outbox.picture_failed(guild_id, sub.subsession_id, "build", type(exc).__name__, exc_info=exc)
+            return None
+        if chart is not None and image.chart is None:
+            self._outbox.picture_failed(guild_id, sub.subsession_id, "chart_data", "no tracked car in the lap chart")
+        return image
+
+    async def _chart(self, cycle: CycleState, subsession_id: int) -> LapChart | None:
+        """lap_chart_data once per subsession and cycle, whatever the number of servers."""
+        task = cycle.charts.get(subsession_id)
+        if task is None:
+            task = asyncio.create_task(self._fetch_chart(subsession_id))
+            cycle.charts[subsession_id] = task
+        return await asyncio.shield(task)
+
+    async def _fetch_chart(self, subsession_id: int) -> LapChart | None:
+        try:
+            async with self._pacer.slot():
+                return await self._source.get_lap_chart(subsession_id)
+        except Exception as exc:
+            # The race is posted all the same; its picture just has no chart.
+            reason = type(exc).__name__
+            trace = None if isinstance(exc, IRacingError) else exc  # an unexpected bug gets its traceback
+            self._outbox.picture_failed(None, subsession_id, "chart_data", reason, exc_info=trace)
+            if isinstance(exc, RateLimitedError):
+                self._pacer.hold_until(exc.reset_at)
+            return None
 
     async def _guild_names(self, cycle: CycleState, guild_id: int) -> dict[int, str]:
         task = cycle.names.get(guild_id)

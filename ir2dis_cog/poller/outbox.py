@@ -17,10 +17,11 @@ from ir2dis_cog.core.records import PendingPost
 from ir2dis_cog.core.tracking import RaceRef
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.render.image_card import ImageCard, ImageCardFormatError
 from ir2dis_cog.store import Store
 
 from .cycle_state import CycleState
-from .ports import ChannelUnavailableError, Clock, Publisher
+from .ports import ChannelUnavailableError, Clock, Publisher, Renderer
 
 log = logging.getLogger("red.ir2dis.poller")
 
@@ -40,6 +41,7 @@ class Outbox:
         claim_holder: str,
         lease_seconds: int,
         load_card: CardLoader,
+        renderer: Renderer | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -50,6 +52,7 @@ class Outbox:
         self.claim_holder = claim_holder
         self._lease = lease_seconds
         self._load_card = load_card
+        self._renderer = renderer
         self._handled: OrderedDict[tuple[int, int], None] = OrderedDict()
 
     def _now(self) -> int:
@@ -59,7 +62,9 @@ class Outbox:
         """Settled by this process already (posted, found, claimed elsewhere, or too old)."""
         return (guild_id, subsession_id) in self._handled
 
-    async def claim_and_send(self, cycle: CycleState, pending: PendingPost, card: RaceCard) -> bool:
+    async def claim_and_send(
+        self, cycle: CycleState, pending: PendingPost, card: RaceCard, image: ImageCard | None = None
+    ) -> bool:
         """Claim (the unique key decides between processes), publish, record. True once settled."""
         guild_id, s = pending.guild_id, pending.subsession_id
         try:
@@ -74,7 +79,7 @@ class Outbox:
         if guild_id in cycle.unavailable:
             await self._failed(cycle, guild_id, s, ChannelUnavailableError(cycle.unavailable[guild_id]))
             return True
-        await self._send(cycle, guild_id, s, pending.channel_id, card, look_first=())
+        await self._send(cycle, guild_id, s, pending.channel_id, card, image, look_first=())
         return True
 
     async def too_old(self, cycle: CycleState, guild_id: int, ref: RaceRef, *, finished_at: int | None) -> bool:
@@ -110,7 +115,15 @@ class Outbox:
         return True
 
     async def _send(
-        self, cycle: CycleState, guild_id: int, s: int, channel_id: int, card: RaceCard, *, look_first: Iterable[int]
+        self,
+        cycle: CycleState,
+        guild_id: int,
+        s: int,
+        channel_id: int,
+        card: RaceCard,
+        image: ImageCard | None,
+        *,
+        look_first: Iterable[int],
     ) -> None:
         """Publish a claimed post, unless one of ``look_first`` channels already shows it; then record."""
         try:
@@ -120,7 +133,8 @@ class Outbox:
                 if message_id is not None:
                     break
             if message_id is None:
-                message_id = await self._publisher.publish(channel_id, card)
+                png = await self._picture(guild_id, s, image) if image is not None else None
+                message_id = await self._publisher.publish(channel_id, card, png)
                 cycle.counts.posts_published += 1
                 self._metrics.posts_published_total.inc()
                 log_event(
@@ -139,6 +153,36 @@ class Outbox:
             return
         await self._store.posts.record(guild_id, s, message_id, now=self._now())
         self.remember(guild_id, s)
+
+    async def _picture(self, guild_id: int, s: int, image: ImageCard) -> bytes | None:
+        """The PNG of a post, or None: a picture that cannot be drawn costs the picture, not the post."""
+        if self._renderer is None:
+            return None
+        try:
+            png = await self._renderer.render(image)
+        except Exception as exc:
+            self.picture_failed(guild_id, s, "render", type(exc).__name__, exc_info=exc)
+            return None
+        self._metrics.images_rendered_total.inc()
+        return png
+
+    def picture_failed(
+        self, guild_id: int | None, s: int, stage: str, reason: str, *, exc_info: BaseException | None = None
+    ) -> None:
+        """Logged and counted; what goes out is the post without (that part of) its picture."""
+        where = f" for server {guild_id}" if guild_id is not None else ""
+        log_event(
+            log,
+            "render_failed",
+            f"result picture of subsession {s}{where}: {stage} failed ({reason}); posting without it",
+            level=logging.WARNING,
+            exc_info=exc_info,
+            guild_id=guild_id,
+            subsession_id=s,
+            stage=stage,
+            reason=reason,
+        )
+        self._metrics.render_failures_total.labels(stage).inc()
 
     async def _find(self, channel_id: int, s: int, *, required: bool) -> int | None:
         """Ask the channel whether the card is there; an old channel that is gone cannot hold it."""
@@ -228,11 +272,22 @@ class Outbox:
                     )
                     cycle.counts.posts_dropped += 1
                     continue
+                image = self._stored_image(g, s, row.image_json)
                 look = [row.channel_id] if row.channel_id and row.channel_id != channel else []
-                await self._send(cycle, g, s, channel, card, look_first=[*look, channel])
+                await self._send(cycle, g, s, channel, card, image, look_first=[*look, channel])
             except Exception:
                 log.exception("could not settle an earlier post", extra={"guild_id": g, "subsession_id": s})
                 self._metrics.poll_errors_total.labels("outbox").inc()
+
+    def _stored_image(self, guild_id: int, s: int, image_json: str | None) -> ImageCard | None:
+        """The picture kept with a claim, drawn again from what was stored (no iRacing request)."""
+        if not image_json:
+            return None
+        try:
+            return ImageCard.from_json(image_json)
+        except ImageCardFormatError as exc:
+            self.picture_failed(guild_id, s, "stored", str(exc))
+            return None
 
     def dedupe(self, cycle: CycleState, guild_id: int, s: int, reason: str, *, message_id: int | None = None) -> None:
         """A post not made because it exists: claimed by another process, or found in the channel."""

@@ -10,6 +10,7 @@ import asyncio
 import time
 from typing import Any, Protocol, runtime_checkable
 
+from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import RecentRace, Subsession
 
 
@@ -23,11 +24,18 @@ class ChannelUnavailableError(Exception):
 
 @runtime_checkable
 class Publisher(Protocol):
-    async def publish(self, channel_id: int, card: Any) -> int:
-        """Send one card; returns the message id. Raises ChannelUnavailableError."""
+    async def publish(self, channel_id: int, card: Any, image: bytes | None = None) -> int:
+        """Send one card, with its picture (PNG) when there is one; returns the message id.
+        Raises ChannelUnavailableError."""
 
     async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
         """The id of a message of ours in that channel already showing this subsession, if any."""
+
+
+class Renderer(Protocol):
+    """Draws a result picture (``render.ImageCard``) as PNG bytes; raises on failure."""
+
+    async def render(self, card: Any) -> bytes: ...
 
 
 class RateBudgetLike(Protocol):
@@ -50,6 +58,8 @@ class ResultsSource(Protocol):
     async def get_recent_races(self, cust_id: int) -> list[RecentRace]: ...
 
     async def get_subsession(self, subsession_id: int) -> Subsession: ...
+
+    async def get_lap_chart(self, subsession_id: int) -> LapChart: ...
 
     @property
     def budget(self) -> RateBudgetLike: ...

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
     from ir2dis_cog.config.settings import Settings
     from ir2dis_cog.iracing.client import IRacingClient
+    from ir2dis_cog.observability.metrics import Metrics
     from ir2dis_cog.poller.engine import PollEngine
+    from ir2dis_cog.render.worker import RenderWorker
     from ir2dis_cog.store import Store
 
 
@@ -29,6 +31,8 @@ class MixinMeta:
     store: Store | None
     client: IRacingClient | None
     engine: PollEngine | None
+    renderer: RenderWorker
+    metrics: Metrics
     # discord.ext.tasks.Loop: typed loosely, its generic parameters are the cog's own method.
     poll_loop: Any
 

@@ -27,6 +27,7 @@ from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
 from ir2dis_cog.red.publisher import DiscordPublisher
+from ir2dis_cog.render.worker import RenderWorker
 from ir2dis_cog.store import DatabaseConfigError, DatabaseUnavailableError, Store, open_store
 
 log = logging.getLogger("red.ir2dis")
@@ -52,6 +53,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         self.client: IRacingClient | None = None
         self.engine: PollEngine | None = None
         self.health: HealthServer | None = None
+        self.renderer = RenderWorker()
         self.started_at = time.time()
         self.last_cycle_ok_at: float | None = None
         self._redaction = RedactionFilter(())
@@ -116,6 +118,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             metrics=self.metrics,
             process=self.process_id,
             instance=await self._instance_id(),
+            renderer=self.renderer,
         )
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
         await self.health.start()
@@ -138,6 +141,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             await self.client.__aexit__(None, None, None)
         if self.store is not None:
             await self.store.close()
+        self.renderer.close()
         self._redaction.detach()
 
     def _health_checks(self) -> HealthChecks:

@@ -241,8 +241,14 @@ def _choose_fields(card: RaceCard, fields: list[tuple[str, str]], used: int) -> 
 # --- the embed -------------------------------------------------------------------------------
 
 
-def card_to_embed(card: RaceCard) -> discord.Embed:
-    """The result message for one race and one server."""
+def image_filename(subsession_id: int) -> str:
+    """The attachment's name; the embed points at it with ``attachment://``."""
+    return f"ir2dis-{subsession_id}.png"
+
+
+def card_to_embed(card: RaceCard, *, with_image: bool = False) -> discord.Embed:
+    """The result message for one race and one server; ``with_image`` shows the attached picture
+    inside the embed (the embed's text stays: notifications, search and screen readers use it)."""
     embed = discord.Embed(
         title=safe_text(card.series_name, TITLE_LIMIT),
         url=results_url(card.subsession_id),
@@ -252,6 +258,8 @@ def card_to_embed(card: RaceCard) -> discord.Embed:
     )
     footer = card_marker(card.subsession_id)
     embed.set_footer(text=footer)
+    if with_image:
+        embed.set_image(url=f"attachment://{image_filename(card.subsession_id)}")
     if not card.entries:
         embed.add_field(name="No tracked driver", value="None of this server's drivers ran in this race.")
         return embed

@@ -13,7 +13,6 @@ from redbot.core.utils.chat_formatting import escape, humanize_list, pagify
 from redbot.core.utils.views import SimpleMenu
 
 from ir2dis_cog.config.settings import timezone_names, valid_timezone
-from ir2dis_cog.core.cards import build_card
 from ir2dis_cog.core.driver_input import (
     Candidate,
     autocomplete_choices,
@@ -22,17 +21,19 @@ from ir2dis_cog.core.driver_input import (
     parse_driver_query,
     pick_candidate,
 )
+from ir2dis_cog.core.records import DEFAULT_POST_STYLE, POST_STYLES
 from ir2dis_cog.core.status_text import StatusView, format_status
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
 from ir2dis_cog.iracing.errors import IRacingError
 from ir2dis_cog.red.abc import MixinMeta
-from ir2dis_cog.red.embeds import card_to_embed
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
+from ir2dis_cog.red.result_view import shown_result
 
 if TYPE_CHECKING:
     from ir2dis_cog.config.settings import Settings
     from ir2dis_cog.iracing.client import IRacingClient
+    from ir2dis_cog.iracing.models import Subsession
     from ir2dis_cog.store import Store
 
 log = logging.getLogger("red.ir2dis.commands")
@@ -90,7 +91,10 @@ class IRacingCommands(MixinMeta):
                 " Nothing was changed."
             )
         await store.guilds.set_channel(self._guild_id(ctx), channel.id, now=int(time.time()))
-        await self._reply(ctx, f"Race results will be posted in {channel.mention}.")
+        note = ""
+        if not channel.permissions_for(channel.guild.me).attach_files:
+            note = " I am missing Attach Files there, so they go out without their picture until I have it."
+        await self._reply(ctx, f"Race results will be posted in {channel.mention}.{note}")
 
     @iracing.command(name="track")
     @commands.admin_or_permissions(manage_guild=True)
@@ -191,7 +195,7 @@ class IRacingCommands(MixinMeta):
     @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
     async def iracing_lastrace(self, ctx: commands.Context, *, driver: str) -> None:
         """A driver's latest race, as the results channel would show it."""
-        store, client, settings = self._ready()
+        _, client, _ = self._ready()
         await ctx.defer()
         found = await self._lookup(driver)
         try:
@@ -201,10 +205,25 @@ class IRacingCommands(MixinMeta):
             subsession = await client.get_subsession(newest.subsession_id)
         except IRacingError as exc:
             raise iracing_failure(exc) from None
+        await self._show_result(ctx, subsession, {found.cust_id: found.display_name})
+
+    async def _show_result(self, ctx: commands.Context, subsession: Subsession, tracked: dict[int, str]) -> None:
+        """The result as this server's posts show it: the picture with the embed, or the embed alone."""
+        store, client, settings = self._ready()
         guild = await store.guilds.get(self._guild_id(ctx))
         zone = (guild.timezone if guild and guild.timezone else None) or settings.default_timezone
-        card = build_card(subsession, {found.cust_id: found.display_name}, zone)
-        await ctx.send(embed=card_to_embed(card), allowed_mentions=discord.AllowedMentions.none())
+        picture = (guild.post_style if guild else DEFAULT_POST_STYLE) == "image" and self._may_attach(ctx)
+        message = await shown_result(
+            subsession, tracked, zone, picture=picture, client=client, renderer=self.renderer, metrics=self.metrics
+        )
+        await ctx.send(**message, allowed_mentions=discord.AllowedMentions.none())
+
+    @staticmethod
+    def _may_attach(ctx: commands.Context) -> bool:
+        """An interaction's answer may always carry a file; a message command needs Attach Files."""
+        if ctx.interaction is not None or ctx.guild is None:
+            return True
+        return ctx.channel.permissions_for(ctx.guild.me).attach_files
 
     @iracing_lastrace.autocomplete("driver")
     async def _lastrace_autocomplete(
@@ -232,6 +251,33 @@ class IRacingCommands(MixinMeta):
         needle = current.strip().casefold().replace(" ", "_")
         names = [z for z in timezone_names() if needle in z.casefold()]
         return [app_commands.Choice(name=z, value=z) for z in names[:25]]
+
+    @iracing.command(name="style")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(style="image: a picture with the text (default); embed: the text only")
+    @app_commands.choices(
+        style=[
+            app_commands.Choice(name="image (picture with a position chart, and the text)", value="image"),
+            app_commands.Choice(name="embed (the text only)", value="embed"),
+        ]
+    )
+    async def iracing_style(self, ctx: commands.Context, style: str) -> None:
+        """Choose how results look here: a picture with the text (image) or the text only (embed)."""
+        store, _, _ = self._ready()
+        chosen = style.strip().casefold()
+        if chosen not in POST_STYLES:
+            raise UserFacingError("The style is `image` (a picture with the text) or `embed` (the text only).")
+        guild_id = self._guild_id(ctx)
+        await store.guilds.set_post_style(guild_id, chosen, now=int(time.time()))
+        if chosen == "embed":
+            await self._reply(ctx, "Results will be posted as text only, without a picture.")
+            return
+        note = ""
+        guild = await store.guilds.get(guild_id)
+        channel = ctx.guild.get_channel(guild.channel_id) if ctx.guild and guild and guild.channel_id else None
+        if isinstance(channel, discord.TextChannel) and not channel.permissions_for(channel.guild.me).attach_files:
+            note = f" I am missing Attach Files in {channel.mention}: until I have it, results go out without it."
+        await self._reply(ctx, f"Results will be posted with a picture of the result and its position chart.{note}")
 
     @iracing.command(name="status")
     @commands.admin_or_permissions(manage_guild=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from ir2dis_cog.core.cards import RaceCard, card_marker
 from ir2dis_cog.poller.ports import ChannelUnavailableError
-from ir2dis_cog.red.embeds import card_to_embed
+from ir2dis_cog.red.embeds import card_to_embed, image_filename
 
 if TYPE_CHECKING:
     from redbot.core.bot import Red
@@ -31,6 +32,14 @@ HISTORY_LIMIT = 100
 
 def missing_permissions(permissions: discord.Permissions) -> list[str]:
     return [label for attr, label in REQUIRED_PERMISSIONS if not getattr(permissions, attr)]
+
+
+def result_message(card: RaceCard, image: bytes | None) -> dict[str, Any]:
+    """``send``'s arguments for a result: the embed, and the picture attached to it when there is one."""
+    if image is None:
+        return {"embed": card_to_embed(card)}
+    picture = discord.File(io.BytesIO(image), filename=image_filename(card.subsession_id))
+    return {"embed": card_to_embed(card, with_image=True), "file": picture}
 
 
 class DiscordPublisher:
@@ -55,10 +64,18 @@ class DiscordPublisher:
                 raise ChannelUnavailableError("missing permission: " + ", ".join(missing))
         return channel
 
-    async def publish(self, channel_id: int, card: RaceCard) -> int:
+    async def publish(self, channel_id: int, card: RaceCard, image: bytes | None = None) -> int:
         channel = await self._channel(channel_id)
+        me = channel.guild.me
+        if image is not None and me is not None and not channel.permissions_for(me).attach_files:
+            # The race matters more than its picture: post the embed, and say why the picture is missing.
+            log.warning(
+                "no Attach Files permission in the results channel; posting the result without its picture",
+                extra={"channel_id": channel_id, "subsession_id": card.subsession_id},
+            )
+            image = None
         try:
-            message = await channel.send(embed=card_to_embed(card), allowed_mentions=discord.AllowedMentions.none())
+            message = await channel.send(**result_message(card, image), allowed_mentions=discord.AllowedMentions.none())
         except discord.Forbidden:
             raise ChannelUnavailableError("Discord refused the message (missing permission)") from None
         except discord.NotFound:

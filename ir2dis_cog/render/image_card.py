@@ -15,7 +15,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING as NO_DEFAULT
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -173,6 +173,25 @@ class ImageCard:
         if card.kind not in KINDS:
             raise ImageCardFormatError(f"stored image card has an unknown kind {card.kind!r}")
         return card
+
+
+def race_kind(subsession: Subsession) -> Kind:
+    """What the picture calls the race; a league race reads as hosted until leagues are told apart."""
+    return "official" if subsession.official else "hosted"
+
+
+# The outbox column is TEXT, 64 KiB on MariaDB; cards are a few KiB, a long chart is the only
+# thing that could grow past it.
+STORED_JSON_LIMIT = 60_000
+
+
+def fit_for_storage(card: ImageCard, limit: int = STORED_JSON_LIMIT) -> tuple[ImageCard, str]:
+    """The card the outbox can keep, with its JSON: without its chart when that is too long."""
+    text = card.to_json()
+    if len(text) <= limit or card.chart is None:
+        return card, text
+    bare = replace(card, chart=None)
+    return bare, bare.to_json()
 
 
 def is_disqualified(reason_out: str) -> bool:

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ir2dis_cog.core.records import GuildConfig, PendingPost, PostRecord, TrackedDriver, Watermark
+from ir2dis_cog.core.records import (
+    DEFAULT_POST_STYLE,
+    POST_STYLES,
+    GuildConfig,
+    PendingPost,
+    PostRecord,
+    TrackedDriver,
+    Watermark,
+)
 
 from .database import Database
 
@@ -40,6 +48,15 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+_GUILD_COLUMNS = "guild_id, channel_id, timezone, post_style"
+
+
+def _guild_config(row: Sequence[Any]) -> GuildConfig:
+    guild_id, channel_id, timezone, style = row
+    # An unknown stored style (a newer version's) reads as the default rather than failing the post.
+    return GuildConfig(guild_id, channel_id, timezone, style if style in POST_STYLES else DEFAULT_POST_STYLE)
+
+
 class GuildRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -65,22 +82,29 @@ class GuildRepo:
             "UPDATE guild SET timezone = ?, updated_at = ? WHERE guild_id = ?", (timezone, now, guild_id)
         )
 
+    async def set_post_style(self, guild_id: int, style: str, *, now: int) -> None:
+        validate_id(guild_id, "guild id")
+        if style not in POST_STYLES:
+            raise ValueError(f"post style must be one of {', '.join(POST_STYLES)}")
+        await self._ensure(guild_id, now)
+        await self._db.execute(
+            "UPDATE guild SET post_style = ?, updated_at = ? WHERE guild_id = ?", (style, now, guild_id)
+        )
+
     async def get(self, guild_id: int) -> GuildConfig | None:
         validate_id(guild_id, "guild id")
-        row = await self._db.fetchone(
-            "SELECT guild_id, channel_id, timezone FROM guild WHERE guild_id = ?", (guild_id,)
-        )
-        return GuildConfig(*row) if row else None
+        row = await self._db.fetchone(f"SELECT {_GUILD_COLUMNS} FROM guild WHERE guild_id = ?", (guild_id,))  # noqa: S608
+        return _guild_config(row) if row else None
 
     async def get_many(self, guild_ids: Iterable[int]) -> dict[int, GuildConfig]:
         ids = sorted({validate_id(g, "guild id") for g in guild_ids})
         found: dict[int, GuildConfig] = {}
         for chunk in _chunks(ids):
             rows = await self._db.fetchall(
-                f"SELECT guild_id, channel_id, timezone FROM guild WHERE guild_id IN ({_marks(len(chunk))})",  # noqa: S608
+                f"SELECT {_GUILD_COLUMNS} FROM guild WHERE guild_id IN ({_marks(len(chunk))})",  # noqa: S608
                 chunk,
             )
-            found.update((r[0], GuildConfig(*r)) for r in rows)
+            found.update((r[0], _guild_config(r)) for r in rows)
         return found
 
 
@@ -219,7 +243,7 @@ class LastSeenRepo:
         return {int(c): int(t) for c, t in rows}
 
 
-_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error"
+_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error, image_json"
 
 
 class PostRepo:
@@ -240,6 +264,7 @@ class PostRepo:
                 "subsession_id",
                 "channel_id",
                 "card_json",
+                "image_json",
                 "race_finished_at",
                 "claimed_at",
                 "claim_owner",
@@ -255,6 +280,7 @@ class PostRepo:
                 post.subsession_id,
                 post.channel_id,
                 post.card_json,
+                post.image_json,
                 post.race_finished_at,
                 now,
                 owner[:64],
@@ -317,8 +343,8 @@ class PostRepo:
             (now, limit),
         )
         return [
-            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e)
-            for g, s, c, j, t, a, e in rows
+            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e, i)
+            for g, s, c, j, t, a, e, i in rows
         ]
 
     async def drop(self, guild_id: int, subsession_id: int, reason: str, *, now: int) -> None:

@@ -60,15 +60,17 @@ class MemoryPublisher:
     crash_after_publish: bool = False
     crash_before_publish: bool = False
     finds: int = 0
+    images: dict[tuple[int, int], bytes | None] = field(default_factory=dict)  # (channel, subsession) -> PNG
     _next_id: int = 10_000
 
-    async def publish(self, channel_id: int, card: RaceCard) -> int:
+    async def publish(self, channel_id: int, card: RaceCard, image: bytes | None = None) -> int:
         if channel_id in self.unavailable:
             raise ChannelUnavailableError(self.unavailable[channel_id])
         if self.crash_before_publish:
             raise Crash()
         self._next_id += 1
         self.messages.setdefault(channel_id, []).append((self._next_id, card))
+        self.images[(channel_id, card.subsession_id)] = image
         if self.crash_after_publish:
             raise Crash()
         return self._next_id
@@ -196,6 +198,7 @@ def make_engine(
         settings_: Settings | None = None,
         instance: str | None = None,
         spare_share: float = 0.5,
+        renderer: Any = None,
     ) -> PollEngine:
         return PollEngine(
             store,
@@ -207,6 +210,7 @@ def make_engine(
             process=process,
             instance=instance,
             spare_share=spare_share,
+            renderer=renderer,
         )
 
     return build

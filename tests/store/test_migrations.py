@@ -11,7 +11,7 @@ from ir2dis_cog.store.database import connect
 from ir2dis_cog.store.migrate import apply_migrations
 
 TABLES = {"guild", "tracked_driver", "last_seen", "post_history", "auth_state"}
-ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times"]
+ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times", "0004_result_image"]
 
 
 async def _tables(store) -> set[str]:
@@ -168,6 +168,37 @@ async def test_upgrade_to_finish_times_converts_what_the_old_code_wrote(db_url: 
         [pending] = await store.posts.unresolved(now=claimed + 10_000)
         assert (pending.subsession_id, pending.race_finished_at, pending.attempts) == (901, claimed + 60, 2)
         assert "race_started_at" not in _columns(await store.db.fetchall(_COLUMNS_SQL[store.dialect]))
+    finally:
+        await store.close()
+
+
+async def test_upgrade_to_result_image_keeps_posts_and_servers_as_they_were(db_url: str, tmp_path: Path) -> None:
+    """0004: a post claimed by the 0003 code is retried without a picture; servers get the default style."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0003_finish_times")
+    now = 1_770_090_000
+    db = await connect(config)
+    try:
+        await db.execute(
+            "INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (11, 22, "Europe/Berlin", now, now),
+        )
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, channel_id, card_json, race_finished_at, "
+            "claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (11, 901, 22, '{"v": 1}', now - 60, now, 1, "pending"),
+        )
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+        [pending] = await store.posts.unresolved(now=now + 10_000)
+        assert (pending.subsession_id, pending.card_json, pending.image_json) == (901, '{"v": 1}', None)
+        guild = await store.guilds.get(11)
+        assert guild is not None and guild.post_style == "image"
+        assert (guild.channel_id, guild.timezone) == (22, "Europe/Berlin")
     finally:
         await store.close()
 

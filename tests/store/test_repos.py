@@ -73,8 +73,8 @@ async def test_for_cust_ids_handles_more_than_one_chunk(store: Store) -> None:
     assert len(found) == 1200 and found[(7, 1200)] == Watermark(1200, 1200)
 
 
-def _post(guild: int = 1, sub: int = 900, channel: int = 100) -> PendingPost:
-    return PendingPost(guild, sub, channel, f'{{"subsession_id": {sub}}}', 1_000)
+def _post(guild: int = 1, sub: int = 900, channel: int = 100, image_json: str | None = None) -> PendingPost:
+    return PendingPost(guild, sub, channel, f'{{"subsession_id": {sub}}}', 1_000, image_json=image_json)
 
 
 async def test_claim_record_and_pending(store: Store) -> None:
@@ -186,3 +186,27 @@ async def test_values_are_parameters_not_sql(store: Store) -> None:
     name = "Robert'); DROP TABLE tracked_driver; -- 100%"
     await store.drivers.track(1, 500, name, None, now=1)
     assert [d.display_name for d in await store.drivers.list_for_guild(1)] == [name]
+
+
+async def test_post_style_is_image_until_a_server_chooses_and_a_bad_style_changes_nothing(store: Store) -> None:
+    await store.guilds.set_channel(1, 100, now=10)
+    guild = await store.guilds.get(1)
+    assert guild is not None and guild.post_style == "image"
+    await store.guilds.set_post_style(1, "embed", now=11)
+    with pytest.raises(ValueError, match="image, embed"):
+        await store.guilds.set_post_style(1, "gif", now=12)
+    assert (await store.guilds.get_many([1]))[1].post_style == "embed"
+    await store.guilds.set_post_style(2, "embed", now=13)  # a style before a channel
+    guild = await store.guilds.get(2)
+    assert guild is not None and (guild.channel_id, guild.post_style) == (None, "embed")
+
+
+async def test_a_claim_keeps_its_picture_for_a_retry(store: Store) -> None:
+    """The stored picture comes back byte for byte, up to the size the outbox lets it reach."""
+    from ir2dis_cog.render.image_card import STORED_JSON_LIMIT
+
+    picture = '{"v":1,"chart":"' + "x" * (STORED_JSON_LIMIT - 40) + '"}'
+    await store.posts.claim(_post(sub=900, image_json=picture), "proc-a", now=100, lease_seconds=60)
+    await store.posts.claim(_post(sub=901), "proc-a", now=100, lease_seconds=60)
+    left = {p.subsession_id: p.image_json for p in await store.posts.unresolved(now=200)}
+    assert left == {900: picture, 901: None}

@@ -28,6 +28,7 @@ CONFIG_KEYS = (
     "link_ttl",
     "hosted_chunk_size",
     "legacy_enabled",
+    "broken_endpoints",
 )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import payloads
+from . import lap_chart, payloads
 from .auth import mask
 from .links import signed_link
 from .records import RequestRecord, to_epoch
@@ -174,6 +174,13 @@ class ApiRoutes:
         """One data endpoint's answer; a missing or malformed parameter raises KeyError or ValueError."""
         world = self.fake.world
         now = self.fake.clock()
+        if path in self.fake.broken_endpoints:
+            return json_answer(record, {"error": "Internal Server Error"}, 500, headers)
+        if path == "results/lap_chart_data":
+            race = world.races.get(int(query["subsession_id"]))
+            if race is None or not race.published(now) or query.get("simsession_number", "0") != "0":
+                return json_answer(record, {"error": "Not Found"}, 404, headers)
+            return self.lap_chart(request, record, race.subsession_id, race.body, headers)
         if path == "stats/member_recent_races":
             return self.link(request, record, world.recent_body(int(query["cust_id"]), now), headers)
         if path == "results/get":
@@ -208,6 +215,17 @@ class ApiRoutes:
         names = [self.park(json.dumps(rows[i : i + size]).encode()) for i in range(0, len(rows), size)]
         body = payloads.search_hosted_body(size, len(rows), f"{origin(request)}/_s3/", names)
         return json_answer(record, body, 200, headers)
+
+    def lap_chart(
+        self, request: web.Request, record: RequestRecord, subsession_id: int, results: bytes, headers: dict[str, str]
+    ) -> web.Response:
+        """A link to a body whose `chunk_info` names the chunk files, as iRacing answers it."""
+        rows = lap_chart.lap_chart_rows(json.loads(results))
+        names = [self.park(json.dumps(part).encode()) for part in lap_chart.chunks(rows)]
+        info = payloads.search_hosted_body(lap_chart.CHUNK_ROWS, len(rows), f"{origin(request)}/_s3/", names)
+        body = {"success": True, "session_info": {"subsession_id": subsession_id, "simsession_number": 0}}
+        body["chunk_info"] = info["data"]["chunk_info"]
+        return self.link(request, record, json.dumps(body).encode(), headers)
 
     def park(self, body: bytes) -> str:
         return self.fake.links.park(body, self.fake.clock(), self.fake.link_ttl)

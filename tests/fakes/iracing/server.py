@@ -56,6 +56,8 @@ class FakeIRacing:
         self.link_ttl = link_ttl
         self.hosted_chunk_size = hosted_chunk_size
         self.legacy_enabled = legacy_enabled
+        # Data endpoints (e.g. "results/lap_chart_data") that answer 500 until a test mends them.
+        self.broken_endpoints: list[str] = []
         self.clock = clock
 
         self.world = World()
