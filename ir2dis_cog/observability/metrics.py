@@ -67,6 +67,12 @@ class Metrics:
         self.iracing_requests_total = Counter(
             f"{_PREFIX}_iracing_requests", "HTTP requests sent to the iRacing data API, by kind.", ["kind"], registry=r
         )
+        self.iracing_lane_requests_total = Counter(
+            f"{_PREFIX}_iracing_lane_requests",
+            "Data API requests by who spent them: poller, watcher (the engine) or interactive (members' commands).",
+            ["lane"],
+            registry=r,
+        )
         self.cycle_duration_seconds = Histogram(
             f"{_PREFIX}_cycle_duration_seconds",
             "Wall time of one poll cycle.",
