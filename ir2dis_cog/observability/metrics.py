@@ -87,6 +87,29 @@ class Metrics:
             f"{_PREFIX}_rate_limit_remaining", "Requests left in the current iRacing rate-limit window.", registry=r
         )
 
+        # The live watcher (poller/live_watcher.py).
+        self.live_requests_total = Counter(
+            f"{_PREFIX}_live_requests",
+            "iRacing requests of the live watcher, by kind (live_list, roster, results).",
+            ["kind"],
+            registry=r,
+        )
+        self.live_misses_total = Counter(
+            f"{_PREFIX}_live_misses",
+            "Races the safety net posted that the live watcher missed, by why.",
+            ["reason"],
+            registry=r,
+        )
+        self.live_races_found_total = Counter(
+            f"{_PREFIX}_live_races_found", "Races the live watcher found and handed to the outbox.", registry=r
+        )
+        self.live_races_watched = Gauge(
+            f"{_PREFIX}_live_races_watched", "Races with a tracked driver, live or waiting for results.", registry=r
+        )
+        self.live_watcher_healthy = Gauge(
+            f"{_PREFIX}_live_watcher_healthy", "1 while the live watcher is healthy, else 0.", registry=r
+        )
+
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)

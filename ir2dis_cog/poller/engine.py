@@ -14,6 +14,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.core.cards import RaceCard, build_card
@@ -49,12 +51,22 @@ from .detection import (
 from .outbox import CardLoader, Outbox
 from .ports import Clock, Publisher, Renderer, ResultsSource, SystemClock
 from .report import NO_CYCLE_YET, CycleReport, EngineStatus, Outcome, frozen_counts, log_cycle, status_after
-from .scheduler import DEFAULT_WINDOW, Pacer, Scheduler
+from .scheduler import DEFAULT_WINDOW, NetSchedule, Pacer, Scheduler
 
 log = logging.getLogger("red.ir2dis.poller")
 
 CardBuilder = Callable[[Subsession, Mapping[int, str], str], RaceCard]
 _FINISH_MEMORY = 20_000  # subsession -> when it finished, for watermarks of races not fetched again
+
+
+class LiveView(Protocol):
+    """What the engine asks of the live watcher (``live_watcher.LiveWatcher``)."""
+
+    def healthy(self) -> bool: ...
+
+    def requests_per_window(self) -> float: ...
+
+    def found_by_safety_net(self, subsession_id: int, started_at: int) -> None: ...
 
 
 class PollEngine:
@@ -105,6 +117,7 @@ class PollEngine:
         self._finished: OrderedDict[int, int] = OrderedDict()
         self._cycle_lock = asyncio.Lock()
         self._status = NO_CYCLE_YET
+        self._live: LiveView | None = None
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -180,7 +193,8 @@ class PollEngine:
                 await self._outbox.drain(cycle)
                 activity = await self._store.last_seen.latest_activity()
                 budget = self._source.budget
-                due = self._scheduler.due_now(cycle.tracking.keys(), started, activity, budget.limit)
+                net = self._net_schedule()
+                due = self._scheduler.due_now(cycle.tracking.keys(), started, activity, budget.limit, net)
                 due_count, deferred = len(due.due), due.deferred
                 if due.due:
                     cycle.marks = await self._store.last_seen.for_cust_ids(due.due)
@@ -199,6 +213,69 @@ class PollEngine:
             report = self._finish(cycle, started, outcome, due_count, deferred, self._pacer.requests - requests_before)
             self._metrics.cycle_duration_seconds.observe(time.perf_counter() - wall)
             return report
+
+    # --- the live watcher's side -----------------------------------------------------------------
+
+    def attach_live(self, live: LiveView | None) -> None:
+        """The live watcher reports here; while it is healthy the per-driver poll is its safety net."""
+        self._live = live
+
+    def _net_schedule(self) -> NetSchedule | None:
+        live = self._live
+        if live is None or not live.healthy():
+            return None
+        return NetSchedule(other_per_window=live.requests_per_window())
+
+    @property
+    def source(self) -> ResultsSource:
+        return self._source
+
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """One iRacing request through the engine's pacer (the watcher shares the budget)."""
+        return self._pacer.slot()
+
+    def hold_until(self, when: float) -> None:
+        self._pacer.hold_until(when)
+
+    async def tracked_drivers(self) -> frozenset[int]:
+        """Drivers tracked by a server with a results channel (the only ones worth a post)."""
+        tracking = await self._store.drivers.active_tracking()
+        guild_ids = {g for gs in tracking.values() for g in gs}
+        guilds = await self._store.guilds.get_many(guild_ids) if guild_ids else {}
+        return frozenset(channel_tracking(tracking, guilds))
+
+    async def deliver_found(self, sub: Subsession) -> int:
+        """A race the live watcher found, through the cycle's own pipeline: one card per server
+        naming every driver it tracks in the race, claimed in the outbox, then the watermarks of
+        those pairs moved past it, so the safety net neither posts it again nor counts a miss.
+        Returns the servers for which it is settled."""
+        cycle = await self._open_cycle()
+        s = sub.subsession_id
+        ref = RaceRef(int(sub.start_time.timestamp()), s)
+        racing = sub.cust_ids() & cycle.tracking.keys()
+        if not racing:
+            return 0
+        finished = self._finish_of(sub)
+        for c in racing:
+            self._scheduler.saw_race(c, finished)
+        cycle.marks = await self._store.last_seen.for_cust_ids(racing)
+        audience = card_audience(racing, cycle.tracking)
+        young = age(ref, cycle.oldest_postable, finished_at=finished) == "young"
+        # A pair without a watermark is left to its own poll, which sets its baseline.
+        guilds = sorted(also_new_for(ref, audience, cycle.marks, young=True))
+        settled = [g for g in guilds if self._outbox.handled(g, s)]
+        needed = [g for g in guilds if g not in settled]
+        if young:
+            oks = await asyncio.gather(*(self._post_once(cycle, g, ref, sub, audience[g]) for g in needed))
+        else:
+            oks = [await self._outbox.too_old(cycle, g, ref, finished_at=finished) for g in needed]
+        await self._settle(cycle)
+        settled += [g for g, ok in zip(needed, oks, strict=True) if ok]
+        for g in settled:
+            for c in sorted(audience[g]):
+                if (g, c) in cycle.marks:
+                    await self._store.last_seen.advance(g, c, s, finished)
+        return len(settled)
 
     # --- the cycle -------------------------------------------------------------------------------
 
@@ -306,6 +383,8 @@ class PollEngine:
         if age(ref, cycle.oldest_postable, finished_at=finished) == "old":
             results = [await self._outbox.too_old(cycle, g, ref, finished_at=finished) for g in needed]
             return settled + [g for g, ok in zip(needed, results, strict=True) if ok]
+        if self._live is not None:
+            self._live.found_by_safety_net(s, ref.started_at)  # the watcher tells whether it missed it
         audience = card_audience(fetched.cust_ids(), cycle.tracking)
         results = await asyncio.gather(
             *(self._post_once(cycle, g, ref, fetched, audience.get(g, frozenset()) | {cust_id}) for g in needed)

@@ -125,6 +125,20 @@ def pacing_delay(
 
 
 @dataclass(frozen=True)
+class NetSchedule:
+    """The safety net's periods while the live watcher is healthy, and the watcher's share.
+
+    The watcher finds the races of active drivers, so the per-driver poll only has to catch what
+    it misses: every driver about every ``interval`` (idle ones up to ``max_idle``), on what the
+    watcher leaves of the budget (``other_per_window`` requests in each rate window).
+    """
+
+    interval: float = 3 * 3600.0
+    max_idle: float = 6 * 3600.0
+    other_per_window: float = 0.0
+
+
+@dataclass(frozen=True)
 class DueDrivers:
     due: tuple[int, ...]
     capacity: int
@@ -153,7 +167,12 @@ class Scheduler:
         self._expected_subsessions = 0.0
 
     def due_now(
-        self, cust_ids: Iterable[int], now: float, activity: Mapping[int, int], limit: int | None
+        self,
+        cust_ids: Iterable[int],
+        now: float,
+        activity: Mapping[int, int],
+        limit: int | None,
+        net: NetSchedule | None = None,
     ) -> DueDrivers:
         tracked = set(cust_ids)
         # Forget drivers nobody tracks any more, so memory follows the tracked set.
@@ -166,6 +185,12 @@ class Scheduler:
                 self.saw_race(cust_id, started_at)
         timings = {c: DriverTiming(self._polled.get(c), self._active.get(c)) for c in tracked}
         capacity = cycle_capacity(limit, self.interval, self.window, self.utilization, self._expected_subsessions)
+        if net is not None:
+            # The live watcher is healthy: the per-driver poll is only its safety net.
+            others = math.ceil(net.other_per_window * self.interval / self.window)
+            capacity = max(1, capacity - others)
+            due, deferred = pick_due(timings, now, max(self.interval, net.interval), net.max_idle, capacity)
+            return DueDrivers(tuple(due), capacity, deferred)
         # Spare budget: waiting on idle drivers would save requests nobody needs.
         spare = len(tracked) <= capacity * self.spare_share
         max_idle = self.interval if spare else self.max_idle

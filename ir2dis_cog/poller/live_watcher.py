@@ -1,0 +1,347 @@
+"""The live watcher: finds races, not drivers, so the cost of detection grows with races.
+
+Every ``LIVE_POLL_SECONDS`` it reads iRacing's list of live official races, reads the roster of
+each race it has not seen (once), keeps the races with a tracked driver, and once a kept race has
+left the list asks ``results/get`` until its results are out; then the engine posts it through
+its usual pipeline (``PollEngine.deliver_found``). Its requests go through the engine's pacer.
+
+What it watches is rebuilt from the live list at start, not stored: a race still running at a
+restart is in the list again, and one that ended just before it is found by the first poll
+cycles, which ask every driver after a start. The decisions are in ``live_rules``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol, cast
+
+from ir2dis_cog.iracing.errors import (
+    CircuitOpenError,
+    IRacingError,
+    MaintenanceError,
+    NotFoundError,
+    RateLimitedError,
+)
+from ir2dis_cog.iracing.live import LiveRace, RosterEntry
+from ir2dis_cog.iracing.models import Subsession
+from ir2dis_cog.iracing.ratelimit import WATCHER
+from ir2dis_cog.observability.logging import log_event
+from ir2dis_cog.observability.metrics import Metrics
+
+from .live_rules import (
+    DAY,
+    Health,
+    HealthFacts,
+    Watch,
+    assess,
+    miss_of,
+    next_results_at,
+    on_live_list,
+    on_results,
+    on_roster,
+    on_roster_failed,
+    results_due,
+    watched_now,
+)
+from .ports import Clock
+
+if TYPE_CHECKING:
+    from .engine import PollEngine
+
+log = logging.getLogger("red.ir2dis.poller.live")
+
+LOAD_WINDOW = 600.0  # the watcher's request rate is averaged over this many seconds
+WORKERS = 4  # roster reads in flight at once (the pacer spaces them anyway)
+
+
+class LiveSource(Protocol):
+    """The part of the iRacing client the watcher uses."""
+
+    async def get_live_races(self) -> list[LiveRace]: ...
+
+    async def get_roster(self, subsession_id: int) -> list[RosterEntry]: ...
+
+    async def get_subsession(self, subsession_id: int) -> Subsession: ...
+
+
+@dataclass(frozen=True)
+class WatcherStatus:
+    """What ``/iracing status`` and ``/health`` show about the watcher."""
+
+    state: Literal["off", "healthy", "degraded"]
+    reason: str | None = None
+    last_list_at: float | None = None
+    races_live: int = 0  # race subsessions in the last live list
+    races_watched: int = 0  # of those (and those waiting for results), with a tracked driver
+    misses_last_day: int = 0
+
+
+WATCHER_OFF = WatcherStatus("off")
+
+
+def _plain(exc: Exception) -> str:
+    """A failure in words for the status line; never the exception's own text."""
+    if isinstance(exc, MaintenanceError):
+        return "iRacing maintenance"
+    if isinstance(exc, RateLimitedError):
+        return "rate limited"
+    if isinstance(exc, CircuitOpenError):
+        return "iRacing logins paused"
+    return type(exc).__name__
+
+
+class LiveWatcher:
+    def __init__(self, engine: PollEngine, metrics: Metrics, clock: Clock, *, poll_seconds: int = 60) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        self._clock = clock
+        self._period = float(poll_seconds)
+        self._watches: dict[int, Watch] = {}
+        self._next_list = 0.0
+        self._last_list_at: float | None = None
+        self._last_error: str | None = None
+        self._last_races = 0
+        self._roster_failures = 0
+        self._miss_times: deque[float] = deque()
+        self._missed: set[int] = set()
+        self._requests: deque[float] = deque()
+        # Spells when the watcher was not trusted (the engine polled as always): a race that
+        # started then is no miss of the watcher's. The first lasts until the first good list.
+        self._unwatched: list[tuple[float, float]] = [(-math.inf, math.inf)]
+        self._health = Health(False, "no live list yet")
+        engine.attach_live(self)
+
+    def set_period(self, poll_seconds: int) -> None:
+        self._period = float(poll_seconds)
+        self._next_list = min(self._next_list, self._clock.now() + self._period)
+
+    def detach(self) -> None:
+        """Watching stops (LIVE_WATCH off): the engine goes back to polling every driver."""
+        self._engine.attach_live(None)
+
+    # --- what the engine asks ----------------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        return self._health.healthy
+
+    def requests_per_window(self) -> float:
+        """The watcher's own requests per minute, lately: the budget the safety net leaves it."""
+        self._trim(self._clock.now())
+        return len(self._requests) * 60.0 / LOAD_WINDOW
+
+    def found_by_safety_net(self, subsession_id: int, started_at: int) -> None:
+        """The per-driver poll found this race to post: counted and logged if the watcher missed it."""
+        if subsession_id in self._missed:
+            return
+        now = self._clock.now()
+        miss = miss_of(self._watches.get(subsession_id), started_at, self._unwatched)
+        if miss is None:
+            return
+        self._missed.add(subsession_id)
+        self._miss_times.append(now)
+        self._metrics.live_misses_total.labels(miss.code).inc()
+        log_event(
+            log,
+            "live_miss",
+            f"the live watcher missed subsession {subsession_id} ({miss.reason}); the safety net posts it",
+            level=logging.WARNING,
+            subsession_id=subsession_id,
+            reason=miss.code,
+        )
+        self._reassess(now)
+
+    def status(self) -> WatcherStatus:
+        now = self._clock.now()
+        self._trim(now)
+        return WatcherStatus(
+            "healthy" if self._health.healthy else "degraded",
+            self._health.reason,
+            self._last_list_at,
+            self._last_races,
+            watched_now(self._watches),
+            len(self._miss_times),
+        )
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick until cancelled; an unexpected error is logged and the next tick tries again."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("the live watcher failed a tick; trying again")
+                self._metrics.poll_errors_total.labels("live_watcher").inc()
+                self._next_list = max(self._next_list, self._clock.now() + self._period)
+            await self._clock.sleep(self.next_wake() - self._clock.now())
+
+    def next_wake(self) -> float:
+        results = next_results_at(self._watches)
+        return min(self._next_list, results if results is not None else math.inf)
+
+    async def tick(self) -> None:
+        """Read the live list when it is due, then ask for the results that are due."""
+        with self._lane():
+            if self._clock.now() >= self._next_list:
+                self._next_list = self._clock.now() + self._period
+                await self._read_list()
+            await self._read_results()
+        self._reassess(self._clock.now())
+
+    def _lane(self) -> AbstractContextManager[None]:
+        """The client counts the watcher's requests apart from the poller's (same engine budget)."""
+        lane = getattr(self._engine.source, "lane", None)
+        return cast(AbstractContextManager[None], lane(WATCHER)) if callable(lane) else nullcontext()
+
+    # --- the steps ---------------------------------------------------------------------------------
+
+    def _source(self) -> LiveSource:
+        # The engine's current client (new credentials replace it); the iRacing client is one.
+        return cast(LiveSource, self._engine.source)
+
+    async def _request(self, kind: str) -> None:
+        self._requests.append(self._clock.now())
+        self._metrics.live_requests_total.labels(kind).inc()
+
+    async def _read_list(self) -> None:
+        source = self._source()
+        try:
+            async with self._engine.slot():
+                await self._request("live_list")
+                races = await source.get_live_races()
+        except Exception as exc:
+            self._last_error = _plain(exc)
+            self._failed("live_list", exc)
+            return
+        now = self._clock.now()
+        self._last_list_at, self._last_error, self._last_races = now, None, len(races)
+        step = on_live_list(self._watches, races, now)
+        self._watches = step.watches
+        if step.rosters:
+            await self._read_rosters(step.rosters)
+        self._metrics.live_races_watched.set(watched_now(self._watches))
+
+    async def _read_rosters(self, subsession_ids: Iterable[int]) -> None:
+        tracked = await self._engine.tracked_drivers()
+        queue = list(subsession_ids)
+        queue.reverse()  # pop() from the end keeps the oldest start first
+
+        async def worker() -> None:
+            while queue:
+                await self._roster(queue.pop(), tracked)
+
+        await asyncio.gather(*(worker() for _ in range(WORKERS)))
+
+    async def _roster(self, subsession_id: int, tracked: frozenset[int]) -> None:
+        source = self._source()
+        try:
+            async with self._engine.slot():
+                await self._request("roster")
+                entries = await source.get_roster(subsession_id)
+        except Exception as exc:
+            self._roster_failures += 1
+            self._watches[subsession_id] = on_roster_failed(self._watches[subsession_id])
+            self._failed("roster", exc, subsession_id=subsession_id)
+            return
+        self._roster_failures = 0
+        w = on_roster(self._watches[subsession_id], (e.cust_id for e in entries), tracked, self._clock.now())
+        self._watches[subsession_id] = w
+
+    async def _read_results(self) -> None:
+        for sid in results_due(self._watches, self._clock.now()):
+            try:
+                async with self._engine.slot():
+                    await self._request("results")
+                    sub: Subsession | None = await self._source().get_subsession(sid)
+            except NotFoundError:
+                sub = None  # not out yet
+            except (MaintenanceError, CircuitOpenError) as exc:
+                self._failed("results", exc, subsession_id=sid)
+                return  # nothing gets through now; the same races are due next tick
+            except Exception as exc:
+                self._failed("results", exc, subsession_id=sid)
+                sub = None
+            await self._results(sid, sub)
+
+    async def _results(self, sid: int, sub: Subsession | None) -> None:
+        now = self._clock.now()
+        before = self._watches[sid]
+        after = on_results(before, sub is not None, now)
+        self._watches[sid] = after
+        if after.phase == "given_up":
+            log_event(
+                log,
+                "live_gave_up",
+                f"no results for subsession {sid} two hours after its end; leaving it to the safety net",
+                level=logging.WARNING,
+                subsession_id=sid,
+                tries=after.tries,
+            )
+        if sub is None:
+            return
+        try:
+            await self._engine.deliver_found(sub)
+        except Exception:
+            log.exception("could not post a race the live watcher found", extra={"subsession_id": sid})
+            self._metrics.poll_errors_total.labels("live_deliver").inc()
+            self._watches[sid] = on_results(before, False, now)  # asked again after the usual wait
+            return
+        self._metrics.live_races_found_total.inc()
+
+    # --- bookkeeping -------------------------------------------------------------------------------
+
+    def _failed(self, kind: str, exc: Exception, **ids: int) -> None:
+        if isinstance(exc, RateLimitedError):
+            self._engine.hold_until(exc.reset_at)
+        label = kind if isinstance(exc, IRacingError) else "unexpected"
+        self._metrics.poll_errors_total.labels(f"live_{label}").inc()
+        log.warning(
+            "live watcher request failed",
+            exc_info=not isinstance(exc, IRacingError),
+            extra={"kind": kind, "error": type(exc).__name__, **ids},
+        )
+
+    def _trim(self, now: float) -> None:
+        while self._requests and now - self._requests[0] > LOAD_WINDOW:
+            self._requests.popleft()
+        while self._miss_times and now - self._miss_times[0] > DAY:
+            self._miss_times.popleft()
+        if len(self._missed) > 10_000:
+            self._missed.clear()  # only guards against counting one race twice within a cycle or two
+
+    def _reassess(self, now: float) -> None:
+        self._trim(now)
+        health = assess(
+            HealthFacts(
+                now=now,
+                period=self._period,
+                last_list_at=self._last_list_at,
+                last_list_error=self._last_error,
+                last_list_races=self._last_races,
+                roster_failures=self._roster_failures,
+                miss_times=tuple(self._miss_times),
+            )
+        )
+        if health.healthy != self._health.healthy:
+            if health.healthy:
+                since, _ = self._unwatched[-1]
+                self._unwatched[-1] = (since, now)
+                log_event(log, "live_watcher_healthy", "live watcher healthy: the per-driver poll is its safety net")
+            else:
+                self._unwatched.append((now, math.inf))
+                log_event(
+                    log,
+                    "live_watcher_degraded",
+                    f"live watcher degraded ({health.reason}); every driver is polled as usual until it recovers",
+                    level=logging.WARNING,
+                    reason=health.reason,
+                )
+            self._unwatched = [(a, b) for a, b in self._unwatched if b > now - DAY]
+            self._metrics.live_watcher_healthy.set(1 if health.healthy else 0)
+        self._health = health

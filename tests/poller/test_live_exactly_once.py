@@ -1,0 +1,67 @@
+"""Exactly once on every backend: two processes on one database, each with its own live watcher,
+find the same race at the same moment; each server gets it once, and the safety net adds nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.live_watcher import LiveWatcher
+from ir2dis_cog.store import Store, open_store
+from tests.fakes.iracing import FakeIRacing
+from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
+
+G1, G2 = 111_111_111_111, 222_222_222_222
+C1, C2 = 9001, 9002
+A, B = 401, 402
+
+
+@pytest.fixture
+async def stores(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    first = await open_store(db_url, data_dir=tmp_path)
+    second = await open_store(db_url, data_dir=tmp_path)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_two_watchers_on_one_database_post_a_race_once_per_server(
+    stores: tuple[Store, Store],
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    one, two = stores
+    w = World(one, fake, clock)
+    fake.add_race([A, B], session_start_time=clock.now() - 5 * 86_400)
+    await w.server(G1, C1)
+    await w.server(G2, C2)
+    await w.track(G1, A)
+    await w.track(G2, A)
+    await w.track(G2, B)
+    engines = [make_engine(one, process="process-1"), make_engine(two, process="process-2")]
+    watchers = [LiveWatcher(e, Metrics(), clock, poll_seconds=60) for e in engines]
+    for e in engines:
+        await e.run_cycle()
+    sid = fake.add_race([A, 900, B], session_start_time=clock.now() - 300, race_minutes=20, results_delay=60)
+
+    end = clock.now() + 20 * 60
+    while clock.now() < end:
+        await asyncio.gather(*(wt.tick() for wt in watchers))
+        clock.advance(30)
+
+    assert publisher.all_posts() == [(C1, sid), (C2, sid)]
+    assert {d.cust_id for e in publisher.card(C2, sid).entries for d in e.drivers} == {A, B}
+    for store in (one, two):
+        assert (await store.last_seen.get(G2, B)).last_subsession_id == sid
+    clock.advance(7 * 3600)
+    for e in engines:
+        await e.run_cycle()
+    assert publisher.all_posts() == [(C1, sid), (C2, sid)]
