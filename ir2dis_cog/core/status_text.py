@@ -6,6 +6,18 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class LiveWatchView:
+    """The live watcher as ``/iracing status`` and ``/health`` show it."""
+
+    state: str  # "off", "healthy" or "degraded"
+    reason: str | None = None
+    last_list_at: float | None = None
+    races_live: int = 0
+    races_watched: int = 0
+    misses_last_day: int = 0
+
+
+@dataclass(frozen=True)
 class StatusView:
     last_cycle_at: float | None
     drivers_due: int
@@ -17,6 +29,11 @@ class StatusView:
     last_failure: str | None
     missing_credentials: tuple[str, ...] = ()
     not_posted: int = 0  # races given up on in the last week (too old when found, or never postable)
+    live: LiveWatchView | None = None
+    # Requests of the last rate-limit window by who spent them (poller, watcher, interactive).
+    requests_by_lane: tuple[tuple[str, int], ...] = ()
+    interactive_cap: int | None = None
+    interactive_share: float | None = None
 
 
 def _ago(seconds: float) -> str:
@@ -26,6 +43,21 @@ def _ago(seconds: float) -> str:
     if seconds < 90 * 60:
         return f"{seconds // 60} min ago"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+
+
+_LANE_NAMES = {"poller": "poller", "watcher": "live watcher", "interactive": "commands"}
+
+
+def _spent_by(view: StatusView) -> str:
+    parts = []
+    for lane, count in view.requests_by_lane:
+        part = f"{_LANE_NAMES.get(lane, lane)} {count}"
+        if lane == "interactive" and view.interactive_cap is not None:
+            part += f" of {view.interactive_cap}"
+            if view.interactive_share is not None:
+                part += f" ({view.interactive_share:.0%} share)"
+        parts.append(part)
+    return "Requests in the last minute: " + ", ".join(parts)
 
 
 def format_status(view: StatusView, *, now: float) -> str:
@@ -44,9 +76,25 @@ def format_status(view: StatusView, *, now: float) -> str:
         lines.append(f"Rate-limit budget: {view.budget_remaining} of {view.budget_limit} left{reset}")
     else:
         lines.append("Rate-limit budget: not known yet")
+    if view.requests_by_lane:
+        lines.append(_spent_by(view))
+    if view.live is not None:
+        lines.append(live_line(view.live, now=now))
     lines.append(f"Posts pending for this server: {view.pending_posts}")
     if view.not_posted:
         lines.append(f"Races not posted in the last 7 days: {view.not_posted}")
     if view.last_failure:
         lines.append(f"Last post failure: {view.last_failure}")
     return "\n".join(lines)
+
+
+def live_line(live: LiveWatchView, *, now: float) -> str:
+    """One line on the live watcher: its state (and why), its last list, what it watches, its misses."""
+    if live.state == "off":
+        return "Live watcher: off (LIVE_WATCH); every driver is polled"
+    state = "healthy" if live.state == "healthy" else f"degraded ({live.reason}); every driver is polled as usual"
+    listed = _ago(now - live.last_list_at) if live.last_list_at else "none yet"
+    return (
+        f"Live watcher: {state}; last live list {listed}, {live.races_live} races live, "
+        f"{live.races_watched} watched now, {live.misses_last_day} missed in the last day"
+    )

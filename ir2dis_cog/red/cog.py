@@ -45,7 +45,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         self.bot = bot
         self.config = Config.get_conf(self, identifier=0x1A2D15, force_registration=True)
         # instance_id: stable for this Red instance, so a restart can settle what a killed run claimed.
-        self.config.register_global(poll_interval_seconds=None, instance_id=None)
+        self.config.register_global(poll_interval_seconds=None, instance_id=None, interactive_share=None)
         self.metrics = Metrics()
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.settings: Settings | None = None
@@ -79,6 +79,9 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         interval = await self.config.poll_interval_seconds()
         if interval:
             environ["POLL_INTERVAL_SECONDS"] = str(interval)
+        share = await self.config.interactive_share()
+        if share:
+            environ["IRACING_INTERACTIVE_SHARE"] = str(share)
         own = await self.bot.get_shared_api_tokens(OWN_SERVICE)
         if own.get("database_url"):
             environ["DATABASE_URL"] = own["database_url"]
@@ -203,6 +206,8 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
                 await self.client.__aenter__()
             if self.engine is not None and self.client is not None:
                 self.engine.replace_source(self.client, settings)
+            if self.client is not None:
+                self.client.set_interactive_share(settings.iracing_interactive_share)
             if new_client and old is not None:
                 await old.__aexit__(None, None, None)
 

@@ -5,12 +5,15 @@ bot owner). No traceback ever reaches Discord; it goes to the log."""
 from __future__ import annotations
 
 import logging
+import time
 
 from discord import app_commands
 from redbot.core import commands
 
 from ir2dis_cog.core.driver_input import DriverInputError
 from ir2dis_cog.iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
+from ir2dis_cog.iracing.ratelimit import InteractiveBudgetSpent
+from ir2dis_cog.red.throttle import cooldown_sentence
 
 log = logging.getLogger("red.ir2dis.commands")
 
@@ -21,11 +24,20 @@ class UserFacingError(Exception):
     """A short sentence for the user; never a traceback."""
 
 
+def _again(at: float) -> str:
+    """When to try again, as Discord shows a time: "in 20 seconds" in the reader's own words."""
+    return f"<t:{int(max(at, time.time())) + 1}:R>"
+
+
 def iracing_failure(exc: IRacingError) -> UserFacingError:
     if isinstance(exc, MaintenanceError):
         return UserFacingError("iRacing is down for maintenance. Try again later.")
+    if isinstance(exc, InteractiveBudgetSpent):
+        return UserFacingError(
+            f"Commands have used their share of the iRacing budget for now. Try again {_again(exc.reset_at)}."
+        )
     if isinstance(exc, RateLimitedError):
-        return UserFacingError("iRacing is busy (rate limit reached). Try again in a minute.")
+        return UserFacingError(f"iRacing is busy (rate limit reached). Try again {_again(exc.reset_at)}.")
     if isinstance(exc, NotFoundError):
         return UserFacingError("iRacing has no such driver or race.")
     return UserFacingError("iRacing could not be reached just now. Try again later.")
@@ -60,6 +72,8 @@ def answer_for(ctx: commands.Context, error: BaseException) -> str | None:
     owner = _family(ctx) == OWNER_GROUP
     if isinstance(cause, UserFacingError | DriverInputError):
         return str(cause)
+    if isinstance(cause, commands.CommandOnCooldown):
+        return cooldown_sentence(cause, time.time())
     if isinstance(cause, commands.NoPrivateMessage | app_commands.NoPrivateMessage):
         return "This command works in a server, not in direct messages."
     if isinstance(cause, commands.NotOwner):

@@ -25,10 +25,18 @@ from ir2dis_cog.core.records import DEFAULT_POST_STYLE, POST_STYLES
 from ir2dis_cog.core.status_text import StatusView, format_status
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
 from ir2dis_cog.iracing.errors import IRacingError
+from ir2dis_cog.iracing.ratelimit import INTERACTIVE
 from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
 from ir2dis_cog.red.result_view import shown_result
+from ir2dis_cog.red.throttle import (
+    IRACING_PER_SERVER,
+    LASTRACE_PER_MEMBER,
+    TRACK_PER_MEMBER,
+    per_member,
+    per_server,
+)
 
 if TYPE_CHECKING:
     from ir2dis_cog.config.settings import Settings
@@ -37,6 +45,9 @@ if TYPE_CHECKING:
     from ir2dis_cog.store import Store
 
 log = logging.getLogger("red.ir2dis.commands")
+
+# Discord drops an autocomplete answer after 3 s: a lookup not back by then answers nothing.
+AUTOCOMPLETE_SECONDS = 2.0
 
 
 class IRacingCommands(MixinMeta):
@@ -55,17 +66,18 @@ class IRacingCommands(MixinMeta):
             raise UserFacingError("The bot owner has not given ir2dis its iRacing login yet.")
 
     async def _lookup(self, query: str) -> Candidate:
-        """Resolve a cust_id or name to one existing iRacing member."""
+        """Resolve a cust_id or name to one existing iRacing member (members' lane, cached)."""
         _, client, _ = self._ready()
         self._credentials_ready()
         parsed = parse_driver_query(query)
+        members_view = client.interactive()
         try:
             if isinstance(parsed, int):
-                members = await client.get_members([parsed])
+                members = await members_view.get_members([parsed])
                 if not members:
                     raise UserFacingError(f"No iRacing member has customer id {parsed}.")
                 return Candidate(members[0].cust_id, members[0].display_name)
-            found = await client.search_drivers(parsed)
+            found = await members_view.search_drivers(parsed)
         except IRacingError as exc:
             raise iracing_failure(exc) from None
         return pick_candidate(parsed, [Candidate(d.cust_id, d.display_name) for d in found])
@@ -98,6 +110,8 @@ class IRacingCommands(MixinMeta):
 
     @iracing.command(name="track")
     @commands.admin_or_permissions(manage_guild=True)
+    @per_member(*TRACK_PER_MEMBER)
+    @per_server(*IRACING_PER_SERVER)
     @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
     async def iracing_track(self, ctx: commands.Context, *, driver: str) -> None:
         """Track a driver: their new races are posted in the results channel."""
@@ -106,7 +120,7 @@ class IRacingCommands(MixinMeta):
         found = await self._lookup(driver)
         # No backlog: only races after the driver's latest one are posted.
         try:
-            races = await client.get_recent_races(found.cust_id)
+            races = await client.interactive().get_recent_races(found.cust_id)
         except IRacingError as exc:
             raise iracing_failure(exc) from None
         guild_id = self._guild_id(ctx)
@@ -132,8 +146,9 @@ class IRacingCommands(MixinMeta):
     ) -> list[app_commands.Choice[str]]:
         if self.client is None or len(current.strip()) < 3 or current.strip().isdigit():
             return []
+        # From the cache, or a lookup in the members' share that is back in time; never a queue.
         try:
-            found = await self.client.search_drivers(current.strip())
+            found = await self.client.interactive().search_within(current, AUTOCOMPLETE_SECONDS)
         except IRacingError:
             return []
         candidates = [Candidate(d.cust_id, d.display_name) for d in found]
@@ -192,20 +207,33 @@ class IRacingCommands(MixinMeta):
             await SimpleMenu(pages).start(ctx)
 
     @iracing.command(name="lastrace")
+    @per_member(*LASTRACE_PER_MEMBER)
+    @per_server(*IRACING_PER_SERVER)
     @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
     async def iracing_lastrace(self, ctx: commands.Context, *, driver: str) -> None:
         """A driver's latest race, as the results channel would show it."""
         _, client, _ = self._ready()
-        await ctx.defer()
+        # A private "thinking...": the answer to a public one is public, and errors (no such
+        # driver, iRacing busy, throttled) are for the member alone. The card follows publicly.
+        await ctx.defer(ephemeral=True)
         found = await self._lookup(driver)
+        members_view = client.interactive()
         try:
-            newest = newest_race(await client.get_recent_races(found.cust_id))
+            newest = newest_race(await members_view.get_recent_races(found.cust_id))
             if newest is None:
                 raise UserFacingError(f"{found.display_name} has no recent official races.")
-            subsession = await client.get_subsession(newest.subsession_id)
+            subsession = await members_view.get_subsession(newest.subsession_id)
         except IRacingError as exc:
             raise iracing_failure(exc) from None
-        await self._show_result(ctx, subsession, {found.cust_id: found.display_name})
+        await self._settle_private_defer(ctx, found)
+        with client.lane(INTERACTIVE):  # the picture's lap chart too is the member's request
+            await self._show_result(ctx, subsession, {found.cust_id: found.display_name})
+
+    async def _settle_private_defer(self, ctx: commands.Context, found: Candidate) -> None:
+        """Answer the private "thinking..." so that the card after it is a message of its own, public."""
+        if ctx.interaction is not None:
+            name = escape(found.display_name, formatting=True, mass_mentions=True)
+            await self._reply(ctx, f"Here is the latest race of **{name}**.")
 
     async def _show_result(self, ctx: commands.Context, subsession: Subsession, tracked: dict[int, str]) -> None:
         """The result as this server's posts show it: the picture with the embed, or the embed alone."""
@@ -286,13 +314,17 @@ class IRacingCommands(MixinMeta):
         store, client, settings = self._ready()
         engine_status = self.engine.status() if self.engine is not None else None
         week_ago = int(time.time()) - 7 * 86_400
+        spent = client.usage()  # iRacing's whole budget, and who spent the last window of it
         view = StatusView(
             last_cycle_at=engine_status.last_cycle_at if engine_status else None,
             drivers_due=engine_status.drivers_due if engine_status else 0,
             auth=client.auth_status(),
-            budget_remaining=client.budget.remaining,
-            budget_limit=client.budget.limit,
+            budget_remaining=spent.announced_remaining,
+            budget_limit=spent.limit,
             budget_reset_at=client.budget.reset_at,
+            requests_by_lane=tuple(spent.by_lane.items()),
+            interactive_cap=spent.interactive_cap,
+            interactive_share=spent.interactive_share,
             pending_posts=await store.posts.pending_count(self._guild_id(ctx)),
             # A week back: older failures were either retried through or long dropped.
             last_failure=await store.posts.last_failure(self._guild_id(ctx), since=week_ago),

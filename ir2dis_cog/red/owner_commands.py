@@ -51,6 +51,22 @@ class OwnerCommands(MixinMeta):
         await self._reload_settings()
         await ctx.send(f"ir2dis now polls every {seconds} s.")
 
+    @iracingset.command(name="interactiveshare")
+    async def iracingset_interactiveshare(self, ctx: commands.Context, share: str) -> None:
+        """The part of iRacing's budget members' commands may use (0.05 to 0.5; default 0.2)."""
+        try:
+            value = load_settings(
+                {"IRACING_INTERACTIVE_SHARE": share}, config_file="/nonexistent", mode="cog"
+            ).iracing_interactive_share
+        except SettingsError as exc:
+            await ctx.send(exc.problems[0])
+            return
+        await self.config.interactive_share.set(value)
+        await self._reload_settings()
+        await ctx.send(
+            f"Commands may now use {value:.0%} of each minute's iRacing budget; the poller plans on the rest."
+        )
+
     @iracingset.command(name="database")
     async def iracingset_database(self, ctx: commands.Context, url: str) -> None:
         """Use another database (sqlite:///..., mysql://..., postgresql://...); takes effect on reload."""
@@ -87,6 +103,7 @@ class OwnerCommands(MixinMeta):
         dialect = s.database_url.get().split(":", 1)[0]
         await ctx.send(
             f"Database: {dialect}\nPoll interval: {s.poll_interval_seconds} s\n"
+            f"Commands' share of the iRacing budget: {s.iracing_interactive_share:.0%}\n"
             f"iRacing auth mode: {s.iracing_auth_mode}\n"
             f"iRacing login: {'missing ' + ', '.join(missing) if missing else 'set'}\n"
             f"Default time zone: {s.default_timezone}\nHealth server: "

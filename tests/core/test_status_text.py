@@ -31,3 +31,22 @@ def test_status_before_first_cycle_and_without_credentials() -> None:
     assert "none yet" in text and "not known yet" in text
     assert "iRacing login not set" in text and "IRACING_PASSWORD" in text
     assert "Last post failure" not in text
+
+
+def test_status_shows_who_spent_the_budget_and_the_members_share() -> None:
+    view = StatusView(
+        1_000.0,
+        0,
+        "logged in",
+        150,
+        240,
+        1_060.0,
+        0,
+        None,
+        requests_by_lane=(("poller", 61), ("watcher", 5), ("interactive", 12)),
+        interactive_cap=47,
+        interactive_share=0.2,
+    )
+    text = format_status(view, now=1_010.0)
+    assert "Requests in the last minute: poller 61, live watcher 5, commands 12 of 47 (20% share)" in text
+    assert "Requests in the last minute" not in format_status(StatusView(None, 0, "", None, None, None, 0, None), now=0)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
 from discord import app_commands
 from redbot.core import commands
 
-from ir2dis_cog.iracing.errors import MaintenanceError
+from ir2dis_cog.iracing.errors import MaintenanceError, RateLimitedError
+from ir2dis_cog.iracing.ratelimit import InteractiveBudgetSpent
 from ir2dis_cog.red.errors import UserFacingError, answer_for, iracing_failure
 
 
@@ -52,4 +54,19 @@ def test_a_bug_is_logged_and_answered_without_a_traceback(caplog: Any) -> None:
 
 
 def test_what_is_not_ours_goes_to_reds_handler() -> None:
-    assert answer_for(ctx_of("iracing"), commands.CommandOnCooldown(commands.Cooldown(1, 5), 3.0, None)) is None  # type: ignore[arg-type]
+    assert answer_for(ctx_of("iracing"), commands.MaxConcurrencyReached(1, commands.BucketType.user)) is None
+
+
+def test_a_throttled_member_hears_one_sentence_with_when_to_try_again() -> None:
+    now = time.time()
+    member = commands.CommandOnCooldown(commands.Cooldown(3, 60), 20.0, commands.BucketType.member)
+    server = commands.CommandOnCooldown(commands.Cooldown(12, 60), 5.0, commands.BucketType.guild)
+    answer = answer_for(ctx_of("iracing", "lastrace"), member)
+    assert answer is not None and answer.startswith("You are asking a lot in a short time. Try again <t:")
+    at = int(answer.split("<t:")[1].split(":")[0])
+    assert now + 20 <= at <= now + 23
+    assert (answer_for(ctx_of("iracing", "track"), server) or "").startswith("This server is asking iRacing a lot")
+    spent = str(iracing_failure(InteractiveBudgetSpent(now + 30)))
+    assert spent.startswith("Commands have used their share of the iRacing budget for now. Try again <t:")
+    busy = str(iracing_failure(RateLimitedError(now + 10)))
+    assert busy.startswith("iRacing is busy (rate limit reached). Try again <t:")
