@@ -19,6 +19,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ir2dis_cog.core.status_text import LiveWatchView
+
 from .logging import log_event
 from .metrics import Metrics
 
@@ -40,6 +42,7 @@ class HealthChecks:
     started_at: float
     maintenance: Callable[[], bool] = lambda: False
     clock: Callable[[], float] = field(default=time.time)
+    live: Callable[[], LiveWatchView | None] = lambda: None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class HealthInputs:
     started_at: float
     maintenance: bool
     now: float
+    live: LiveWatchView | None = None
 
 
 def _iso(ts: float | None) -> str | None:
@@ -94,6 +98,17 @@ def evaluate_health(inputs: HealthInputs) -> tuple[int, dict[str, Any]]:
         "poll_interval_seconds": inputs.poll_interval_seconds,
         "uptime_seconds": max(0, round(inputs.now - inputs.started_at)),
     }
+    if inputs.live is not None:
+        # Shown, never failing: a degraded watcher only means every driver is polled as before.
+        live = inputs.live
+        body["live_watcher"] = {
+            "state": live.state,
+            "reason": live.reason,
+            "last_list_at": _iso(live.last_list_at),
+            "races_live": live.races_live,
+            "races_watched": live.races_watched,
+            "misses_last_day": live.misses_last_day,
+        }
     return (503 if failing else 200), body
 
 
@@ -119,6 +134,7 @@ async def gather_inputs(checks: HealthChecks) -> HealthInputs:
         started_at=checks.started_at,
         maintenance=bool(checks.maintenance()),
         now=checks.clock(),
+        live=checks.live(),
     )
 
 

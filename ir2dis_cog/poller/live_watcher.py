@@ -13,14 +13,15 @@ cycles, which ask every driver after a start. The decisions are in ``live_rules`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
+from ir2dis_cog.core.status_text import LiveWatchView
 from ir2dis_cog.iracing.errors import (
     CircuitOpenError,
     IRacingError,
@@ -70,18 +71,8 @@ class LiveSource(Protocol):
     async def get_subsession(self, subsession_id: int) -> Subsession: ...
 
 
-@dataclass(frozen=True)
-class WatcherStatus:
-    """What ``/iracing status`` and ``/health`` show about the watcher."""
-
-    state: Literal["off", "healthy", "degraded"]
-    reason: str | None = None
-    last_list_at: float | None = None
-    races_live: int = 0  # race subsessions in the last live list
-    races_watched: int = 0  # of those (and those waiting for results), with a tracked driver
-    misses_last_day: int = 0
-
-
+# What the status command and /health show (plain data, defined with the status text).
+WatcherStatus = LiveWatchView
 WATCHER_OFF = WatcherStatus("off")
 
 
@@ -115,7 +106,36 @@ class LiveWatcher:
         # started then is no miss of the watcher's. The first lasts until the first good list.
         self._unwatched: list[tuple[float, float]] = [(-math.inf, math.inf)]
         self._health = Health(False, "no live list yet")
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._ticking: asyncio.Event | None = None  # set while no tick runs
         engine.attach_live(self)
+
+    def start(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run the loop in a task of its own (``before``: what to wait for first, e.g. Red ready)."""
+
+        async def main() -> None:
+            if before is not None:
+                await before()
+            await self.run()
+
+        if self._task is None:
+            self._task = asyncio.create_task(main())
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """End the loop between ticks: a post in flight is finished, not cut between send and record."""
+        task, self._task = self._task, None
+        self.detach()
+        if task is None:
+            return
+        self._stopping = True
+        if self._ticking is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._ticking.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     def set_period(self, poll_seconds: int) -> None:
         self._period = float(poll_seconds)
@@ -172,13 +192,16 @@ class LiveWatcher:
 
     async def run(self) -> None:
         """Tick until cancelled; an unexpected error is logged and the next tick tries again."""
-        while True:
+        while not self._stopping:
+            self._ticking = asyncio.Event()
             try:
                 await self.tick()
             except Exception:
                 log.exception("the live watcher failed a tick; trying again")
                 self._metrics.poll_errors_total.labels("live_watcher").inc()
                 self._next_list = max(self._next_list, self._clock.now() + self._period)
+            finally:
+                self._ticking.set()
             await self._clock.sleep(self.next_wake() - self._clock.now())
 
     def next_wake(self) -> float:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ir2dis_cog.iracing.client import IRacingClient
     from ir2dis_cog.observability.metrics import Metrics
     from ir2dis_cog.poller.engine import PollEngine
+    from ir2dis_cog.poller.live_watcher import LiveWatcher
     from ir2dis_cog.render.worker import RenderWorker
     from ir2dis_cog.store import Store
 
@@ -31,6 +32,7 @@ class MixinMeta:
     store: Store | None
     client: IRacingClient | None
     engine: PollEngine | None
+    watcher: LiveWatcher | None
     renderer: RenderWorker
     metrics: Metrics
     # discord.ext.tasks.Loop: typed loosely, its generic parameters are the cog's own method.

@@ -17,12 +17,15 @@ from redbot.core.data_manager import cog_data_path
 from redbot.core.errors import CogLoadError
 
 from ir2dis_cog.config.settings import Settings, SettingsError, load_settings
+from ir2dis_cog.core.status_text import LiveWatchView
 from ir2dis_cog.iracing.auth_state import state_store_for
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.health import HealthChecks, HealthServer
 from ir2dis_cog.observability.logging import RedactionFilter
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.engine import PollEngine
+from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
+from ir2dis_cog.poller.ports import SystemClock
 from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
@@ -45,13 +48,20 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         self.bot = bot
         self.config = Config.get_conf(self, identifier=0x1A2D15, force_registration=True)
         # instance_id: stable for this Red instance, so a restart can settle what a killed run claimed.
-        self.config.register_global(poll_interval_seconds=None, instance_id=None, interactive_share=None)
+        self.config.register_global(
+            poll_interval_seconds=None,
+            instance_id=None,
+            interactive_share=None,
+            live_watch=None,
+            live_poll_seconds=None,
+        )
         self.metrics = Metrics()
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.client: IRacingClient | None = None
         self.engine: PollEngine | None = None
+        self.watcher: LiveWatcher | None = None
         self.health: HealthServer | None = None
         self.renderer = RenderWorker()
         self.started_at = time.time()
@@ -59,6 +69,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         self._redaction = RedactionFilter(())
         # Cycles and client swaps (new credentials) never overlap.
         self._cycle_lock = asyncio.Lock()
+        self._watcher_stopping: asyncio.Task[None] | None = None
 
     # ----- errors: one handler for every command of the cog -----
 
@@ -79,6 +90,12 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
         interval = await self.config.poll_interval_seconds()
         if interval:
             environ["POLL_INTERVAL_SECONDS"] = str(interval)
+        # [p]iracingset livewatch / livepoll win over the environment, as pollinterval does.
+        live_watch, live_poll = await self.config.live_watch(), await self.config.live_poll_seconds()
+        if live_watch is not None:
+            environ["LIVE_WATCH"] = "on" if live_watch else "off"
+        if live_poll:
+            environ["LIVE_POLL_SECONDS"] = str(live_poll)
         share = await self.config.interactive_share()
         if share:
             environ["IRACING_INTERACTIVE_SHARE"] = str(share)
@@ -123,6 +140,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             instance=await self._instance_id(),
             renderer=self.renderer,
         )
+        self._sync_watcher(settings)
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
         await self.health.start()
         self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
@@ -138,6 +156,9 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             async with asyncio.timeout(20), self._cycle_lock:
                 self.poll_loop.cancel()
         self.poll_loop.cancel()
+        if self.watcher is not None:
+            await self.watcher.stop()
+            self.watcher = None
         if self.health is not None:
             await self.health.stop()
         if self.client is not None:
@@ -161,7 +182,29 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             poll_interval_seconds=lambda: self.settings.poll_interval_seconds if self.settings else 300,
             started_at=self.started_at,
             maintenance=maintenance,
+            live=self.live_status,
         )
+
+    # ----- the live watcher, beside the poll loop -----
+
+    def _sync_watcher(self, settings: Settings) -> None:
+        """LIVE_WATCH on: one watcher running beside the poll loop; off: none (every driver polled)."""
+        if self.engine is None:
+            return
+        wanted = settings.live_watch and not settings.missing_iracing_credentials()
+        if wanted and self.watcher is None:
+            self.watcher = LiveWatcher(
+                self.engine, self.metrics, SystemClock(), poll_seconds=settings.live_poll_seconds
+            )
+            self.watcher.start(before=self.bot.wait_until_red_ready)
+        elif not wanted and self.watcher is not None:
+            watcher, self.watcher = self.watcher, None
+            self._watcher_stopping = asyncio.create_task(watcher.stop())
+        elif self.watcher is not None:
+            self.watcher.set_period(settings.live_poll_seconds)
+
+    def live_status(self) -> LiveWatchView:
+        return self.watcher.status() if self.watcher is not None else WATCHER_OFF
 
     # ----- the loop -----
 
@@ -206,6 +249,7 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
                 await self.client.__aenter__()
             if self.engine is not None and self.client is not None:
                 self.engine.replace_source(self.client, settings)
+            self._sync_watcher(settings)
             if self.client is not None:
                 self.client.set_interactive_share(settings.iracing_interactive_share)
             if new_client and old is not None:

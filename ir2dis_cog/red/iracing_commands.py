@@ -26,6 +26,7 @@ from ir2dis_cog.core.status_text import StatusView, format_status
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
 from ir2dis_cog.iracing.errors import IRacingError
 from ir2dis_cog.iracing.ratelimit import INTERACTIVE
+from ir2dis_cog.poller.live_watcher import WATCHER_OFF
 from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
@@ -330,5 +331,6 @@ class IRacingCommands(MixinMeta):
             last_failure=await store.posts.last_failure(self._guild_id(ctx), since=week_ago),
             not_posted=await store.posts.dropped_count(self._guild_id(ctx), since=week_ago),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
+            live=self.watcher.status() if self.watcher is not None else WATCHER_OFF,
         )
         await self._reply(ctx, format_status(view, now=time.time()))

@@ -67,6 +67,34 @@ class OwnerCommands(MixinMeta):
             f"Commands may now use {value:.0%} of each minute's iRacing budget; the poller plans on the rest."
         )
 
+    @iracingset.command(name="livewatch")
+    async def iracingset_livewatch(self, ctx: commands.Context, state: str) -> None:
+        """Watch iRacing's live races (on, the default) or only poll each driver (off)."""
+        try:
+            on = load_settings({"LIVE_WATCH": state}, config_file="/nonexistent", mode="cog").live_watch
+        except SettingsError as exc:
+            await ctx.send(exc.problems[0])
+            return
+        await self.config.live_watch.set(on)
+        await self._reload_settings()
+        await ctx.send(
+            "ir2dis now watches live races; the per-driver poll is its safety net."
+            if on
+            else "ir2dis no longer watches live races; every driver is polled."
+        )
+
+    @iracingset.command(name="livepoll")
+    async def iracingset_livepoll(self, ctx: commands.Context, seconds: int) -> None:
+        """How often the live watcher reads the list of live races, in seconds (30 to 600)."""
+        try:
+            load_settings({"LIVE_POLL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
+        except SettingsError as exc:
+            await ctx.send(exc.problems[0])
+            return
+        await self.config.live_poll_seconds.set(seconds)
+        await self._reload_settings()
+        await ctx.send(f"ir2dis now reads the live race list every {seconds} s.")
+
     @iracingset.command(name="database")
     async def iracingset_database(self, ctx: commands.Context, url: str) -> None:
         """Use another database (sqlite:///..., mysql://..., postgresql://...); takes effect on reload."""
@@ -103,6 +131,7 @@ class OwnerCommands(MixinMeta):
         dialect = s.database_url.get().split(":", 1)[0]
         await ctx.send(
             f"Database: {dialect}\nPoll interval: {s.poll_interval_seconds} s\n"
+            f"Live watcher: {f'on, every {s.live_poll_seconds} s' if s.live_watch else 'off'}\n"
             f"Commands' share of the iRacing budget: {s.iracing_interactive_share:.0%}\n"
             f"iRacing auth mode: {s.iracing_auth_mode}\n"
             f"iRacing login: {'missing ' + ', '.join(missing) if missing else 'set'}\n"

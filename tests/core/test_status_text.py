@@ -50,3 +50,18 @@ def test_status_shows_who_spent_the_budget_and_the_members_share() -> None:
     text = format_status(view, now=1_010.0)
     assert "Requests in the last minute: poller 61, live watcher 5, commands 12 of 47 (20% share)" in text
     assert "Requests in the last minute" not in format_status(StatusView(None, 0, "", None, None, None, 0, None), now=0)
+
+
+def test_the_live_watcher_line_says_its_state_and_why() -> None:
+    from ir2dis_cog.core.status_text import LiveWatchView, live_line
+
+    now = 1_770_000_000.0
+    healthy = LiveWatchView("healthy", None, now - 40, races_live=83, races_watched=2, misses_last_day=1)
+    assert live_line(healthy, now=now) == (
+        "Live watcher: healthy; last live list 40 s ago, 83 races live, 2 watched now, 1 missed in the last day"
+    )
+    degraded = LiveWatchView("degraded", "the live list holds no race", None)
+    assert live_line(degraded, now=now).startswith(
+        "Live watcher: degraded (the live list holds no race); every driver is polled as usual; last live list none yet"
+    )
+    assert live_line(LiveWatchView("off"), now=now) == "Live watcher: off (LIVE_WATCH); every driver is polled"

@@ -157,3 +157,21 @@ async def test_port_zero_turns_the_server_off() -> None:
     await server.start()
     assert not server.running
     await server.stop()
+
+
+def test_health_shows_the_live_watcher_without_failing_on_a_degraded_one() -> None:
+    from ir2dis_cog.core.status_text import LiveWatchView
+    from ir2dis_cog.observability.health import HealthInputs, evaluate_health
+
+    now = 1_770_000_000.0
+    live = LiveWatchView("degraded", "no live list for 4 min (IRacingError)", now - 240, 0, 1, 3)
+    status, body = evaluate_health(HealthInputs(True, now - 10, 300, now - 3600, False, now, live=live))
+    assert status == 200
+    assert body["live_watcher"] == {
+        "state": "degraded",
+        "reason": "no live list for 4 min (IRacingError)",
+        "last_list_at": "2026-02-02T02:36:00+00:00",
+        "races_live": 0,
+        "races_watched": 1,
+        "misses_last_day": 3,
+    }
