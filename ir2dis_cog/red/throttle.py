@@ -33,8 +33,10 @@ def per_server(rate: int, per: float) -> Callable[[F], F]:
     )
 
     async def hook(cog: Any, ctx: commands.Context) -> None:
-        bucket = mapping.get_bucket(ctx.message)
-        retry_after = bucket.update_rate_limit() if bucket is not None else None
+        # The message's time, as discord.py's own cooldowns take it.
+        current = (ctx.message.edited_at or ctx.message.created_at).timestamp()
+        bucket = mapping.get_bucket(ctx.message, current)
+        retry_after = bucket.update_rate_limit(current) if bucket is not None else None
         if bucket is not None and retry_after:
             raise commands.CommandOnCooldown(bucket, retry_after, commands.BucketType.guild)
 
