@@ -13,11 +13,16 @@ Each image is timed two ways, both wall clock and CPU time of this process:
   is a bot that has posted before.
 The first render of the process (loading the fonts) is reported apart. Peak RSS growth is the
 rise of the process's peak resident set from before the first render to the end.
+
+The loop stall: while every case is drawn once, a coroutine wakes every 5 ms and records how late
+it woke: drawn on the event loop itself, and drawn by ``RenderWorker`` (the bot's way, a thread).
+The longest lateness is how long the bot could not answer Discord while drawing.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import resource
@@ -30,6 +35,7 @@ import PIL
 from ir2dis_cog.render.draw import render_png
 from ir2dis_cog.render.fonts import default_fonts
 from ir2dis_cog.render.image_card import ImageCard
+from ir2dis_cog.render.worker import RenderWorker
 from tests.render.cases import all_cards
 
 
@@ -47,6 +53,33 @@ def _timed(card: ImageCard) -> tuple[float, float, int]:
     wall, cpu = time.perf_counter(), time.process_time()
     png = render_png(card)
     return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000, len(png)
+
+
+TICK = 0.005
+
+
+async def _loop_stall(cards: list[ImageCard], *, in_worker: bool) -> dict[str, float]:
+    """How late a 5 ms ticker wakes while the cards are drawn (ms): max and p99."""
+    late: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(TICK)
+            late.append((time.perf_counter() - before - TICK) * 1000)
+
+    tick = asyncio.create_task(ticker())
+    async with RenderWorker() as worker:
+        for card in cards:
+            if in_worker:
+                await worker.render(card)
+            else:
+                render_png(card)
+                await asyncio.sleep(0)
+    done.set()
+    await tick
+    return {"max": round(max(late), 1), "p99": round(_percentile(late, 0.99), 1), "ticks": len(late)}
 
 
 def run(rounds: int) -> dict[str, object]:
@@ -75,6 +108,11 @@ def run(rounds: int) -> dict[str, object]:
             samples[name]["steady_wall"].append(wall)
             samples[name]["steady_cpu"].append(cpu)
     rss_after = _peak_rss_mb()
+    drawn = list(cards.values())
+    stall = {
+        "on_the_loop": asyncio.run(_loop_stall(drawn, in_worker=False)),
+        "in_the_worker": asyncio.run(_loop_stall(drawn, in_worker=True)),
+    }
     for name, card in cards.items():
         heights[name] = int.from_bytes(render_png(card)[20:24], "big")  # the PNG header's height
 
@@ -101,6 +139,7 @@ def run(rounds: int) -> dict[str, object]:
             }
             for name in names
         },
+        "loop_stall_ms": stall,
         "peak_rss_mb": {
             "before": round(rss_before, 1),
             "after": round(rss_after, 1),
@@ -133,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{size:>7} {high:>8}"
         )
     print(f"peak RSS (MB): {result['peak_rss_mb']}")
+    print(f"event loop lateness while drawing every case once (ms): {result['loop_stall_ms']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -87,6 +87,12 @@ def _cards(h: RedHarness, channel_id: int, subsession_id: int) -> list[Message]:
     return [m for m in h.fake.messages(channel_id) if _is_card(h, m, subsession_id)]
 
 
+def _assert_picture(m: Message, subsession_id: int) -> None:
+    name = f"ir2dis-{subsession_id}.png"
+    assert [a["filename"] for a in m.payload["attachments"]] == [name], m.payload["attachments"]
+    assert m.embeds[0].get("image", {}).get("url") == f"attachment://{name}", m.embeds[0]
+
+
 def _cycles_done(h: RedHarness, since: int) -> int:
     """Poll cycles the bot finished since log offset `since`."""
     return len(CYCLE_DONE.findall(h.proc.log_text()[since:]))
@@ -219,6 +225,7 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert embed["footer"]["text"].endswith(f"Subsession {race1}")
     assert "Alice Apex" in card.text() and "Bruno Brake" in card.text()
     assert "Fake Lime Rock" in card.text()
+    _assert_picture(card, race1)  # the picture rides in the same message, shown inside the embed
 
     # --- a Daytona 24 finishes now: started a day ago, posted once with the team and the driver -
     crews = [
@@ -231,6 +238,8 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
         for i in range(60)
     ]
     crews[6] = RaceEntry((ALICE, 71_019, 71_020), team_name="Apex Endurance", car_class_id=4029, laps_complete=794)
+    # ...while iRacing's lap chart endpoint fails: the race is posted once all the same.
+    iracing.broken_endpoints = ["results/lap_chart_data"]
     daytona = iracing.add_race(
         crews,
         series_name="Daytona 24",
@@ -242,6 +251,9 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     )
     daytona_card = await h.wait_for_message(results, lambda m: _is_card(h, m, daytona), POSTED_WITHIN)
     assert "Apex Endurance" in daytona_card.text() and "Alice Apex" in daytona_card.text(), daytona_card.text()
+    _assert_picture(daytona_card, daytona)  # drawn without its chart
+    assert f"result picture of subsession {daytona}: chart_data failed" in h.proc.log_text()
+    iracing.broken_endpoints = []
 
     # --- SIGKILL mid-post: Discord keeps the first card without answering, the second is claimed
     # but still queued behind it in discord.py; a fourth race finishes while the bot is down ------
@@ -294,6 +306,12 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     listing = await h.slash("iracing", "list")
     assert "2 tracked" in listing.content and f"Alice Apex ({ALICE})" in listing.content
 
+    # --- the server chooses text only: the next card has no picture; a made-up style changes nothing
+    gif = await h.slash("iracing", "style", {"style": "gif"})
+    assert gif.ephemeral and gif.content == "The style is `image` (a picture with the text) or `embed` (the text only)."
+    text_only = await h.slash("iracing", "style", {"style": "embed"})
+    assert text_only.ephemeral and text_only.content == "Results will be posted as text only, without a picture."
+
     # --- the results channel loses Send Messages while a race finishes: the card waits -----------
     h.fake.set_bot_permissions(results, deny=["send_messages"])
     # The gateway is ordered: once this answer is back, the bot has seen the overwrite too, so the
@@ -324,6 +342,10 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
         "the posting cycle",
     )
     assert len(_cards(h, results, race5)) == 1
+    assert (
+        _cards(h, results, race5)[0].payload["attachments"] == []
+        and "image" not in _cards(h, results, race5)[0].embeds[0]
+    )
     assert _query(db, "SELECT state, message_id FROM post_history WHERE subsession_id = ?", (race5,)) == [
         ("posted", _cards(h, results, race5)[0].id)
     ]

@@ -358,3 +358,16 @@ def test_every_driver_of_the_team_race_is_shown_or_counted(team_race: Subsession
     cut_inside = sum(int(m) for f in team_fields for m in re.findall(r"\n…and (\d+) more$", f.value or ""))
     assert shown + cut_inside + omitted == 231
     assert [f.name for f in team_fields] == [r.display_name for r in team_race.results[: len(team_fields)]]
+
+
+def test_a_post_with_its_picture_attaches_it_and_shows_it_inside_the_embed(solo: Subsession) -> None:
+    from ir2dis_cog.red.publisher import result_message
+
+    card = build_card(solo, {WINNER: "Winner"}, "UTC")
+    with_picture = result_message(card, b"\x89PNG\r\n\x1a\n fake")
+    name = f"ir2dis-{solo.subsession_id}.png"
+    assert isinstance(with_picture["file"], discord.File) and with_picture["file"].filename == name
+    assert with_picture["embed"].image.url == f"attachment://{name}"
+    assert with_picture["embed"].footer.text == card_to_embed(card).footer.text  # still found after a crash
+    alone = result_message(card, None)
+    assert set(alone) == {"embed"} and alone["embed"].image.url is None
