@@ -25,7 +25,6 @@ from ir2dis_cog.core.records import DEFAULT_POST_STYLE, POST_STYLES
 from ir2dis_cog.core.status_text import StatusView, format_status
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
 from ir2dis_cog.iracing.errors import IRacingError
-from ir2dis_cog.iracing.ratelimit import INTERACTIVE
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF
 from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
@@ -227,8 +226,7 @@ class IRacingCommands(MixinMeta):
         except IRacingError as exc:
             raise iracing_failure(exc) from None
         await self._settle_private_defer(ctx, found)
-        with client.lane(INTERACTIVE):  # the picture's lap chart too is the member's request
-            await self._show_result(ctx, subsession, {found.cust_id: found.display_name})
+        await self._show_result(ctx, subsession, {found.cust_id: found.display_name})
 
     async def _settle_private_defer(self, ctx: commands.Context, found: Candidate) -> None:
         """Answer the private "thinking..." so that the card after it is a message of its own, public."""
@@ -242,8 +240,15 @@ class IRacingCommands(MixinMeta):
         guild = await store.guilds.get(self._guild_id(ctx))
         zone = (guild.timezone if guild and guild.timezone else None) or settings.default_timezone
         picture = (guild.post_style if guild else DEFAULT_POST_STYLE) == "image" and self._may_attach(ctx)
+        # The picture's lap chart is the member's request too: their lane, their share, the cache.
         message = await shown_result(
-            subsession, tracked, zone, picture=picture, client=client, renderer=self.renderer, metrics=self.metrics
+            subsession,
+            tracked,
+            zone,
+            picture=picture,
+            client=client.interactive(),
+            renderer=self.renderer,
+            metrics=self.metrics,
         )
         await ctx.send(**message, allowed_mentions=discord.AllowedMentions.none())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ir2dis_cog.core.cards import build_card
 from ir2dis_cog.iracing.errors import IRacingError
@@ -12,12 +12,18 @@ from ir2dis_cog.red.publisher import result_message
 from ir2dis_cog.render.image_card import build_image_card, race_kind
 
 if TYPE_CHECKING:
-    from ir2dis_cog.iracing.client import IRacingClient
+    from ir2dis_cog.iracing.lap_chart import LapChart
     from ir2dis_cog.iracing.models import Subsession
     from ir2dis_cog.observability.metrics import Metrics
     from ir2dis_cog.render.worker import RenderWorker
 
 log = logging.getLogger("red.ir2dis.commands")
+
+
+class ChartSource(Protocol):
+    """Where a shown result's lap chart comes from: the members' view of the client (its lane, its cache)."""
+
+    async def get_lap_chart(self, subsession_id: int) -> LapChart: ...
 
 
 async def shown_result(
@@ -26,7 +32,7 @@ async def shown_result(
     zone: str,
     *,
     picture: bool,
-    client: IRacingClient,
+    client: ChartSource,
     renderer: RenderWorker,
     metrics: Metrics,
 ) -> dict[str, Any]:
