@@ -47,6 +47,20 @@ from ir2dis_cog.iracing.errors import (
 )
 from ir2dis_cog.iracing.interactive import InteractiveClient
 from ir2dis_cog.iracing.lap_chart import LAP_CHART_DATA, LapChart, parse_lap_chart
+from ir2dis_cog.iracing.leagues import (
+    LEAGUE_DIRECTORY,
+    LEAGUE_GET,
+    LEAGUE_SEASON_SESSIONS,
+    LEAGUE_SEASONS,
+    League,
+    LeagueSeason,
+    LeagueSession,
+    LeagueSummary,
+    parse_league,
+    parse_league_directory,
+    parse_league_seasons,
+    parse_league_sessions,
+)
 from ir2dis_cog.iracing.live import LIVE_RACES, REG_DRIVERS, LiveRace, RosterEntry, parse_live_races, parse_roster
 from ir2dis_cog.iracing.models import DriverLookup, HostedSession, Member, RecentRace, Subsession
 from ir2dis_cog.iracing.ratelimit import (
@@ -310,6 +324,31 @@ class IRacingClient:
         if isinstance(rows, Mapping) and chunk_info(rows) is not None:
             rows = []  # a chunked answer with no chunks: nothing found
         return models.parse_hosted(rows)
+
+    async def search_leagues(self, text: str) -> list[LeagueSummary]:
+        """Leagues whose name matches ``text`` (the directory's first page)."""
+        term = " ".join(text.split())[:100]
+        if not term:
+            return []
+        return parse_league_directory(await self._call(LEAGUE_DIRECTORY, {"search": term}))
+
+    async def get_league(self, league_id: int) -> League:
+        params = {"league_id": str(_check_id("league_id", league_id))}
+        return parse_league(await self._call(LEAGUE_GET, params))
+
+    async def get_league_seasons(self, league_id: int) -> list[LeagueSeason]:
+        """The league's active seasons (iRacing lists retired ones only when asked)."""
+        params = {"league_id": str(_check_id("league_id", league_id))}
+        return parse_league_seasons(await self._call(LEAGUE_SEASONS, params))
+
+    async def get_league_sessions(self, league_id: int, season_id: int) -> list[LeagueSession]:
+        """A league season's sessions that have results."""
+        params = {
+            "league_id": str(_check_id("league_id", league_id)),
+            "season_id": str(_check_id("season_id", season_id)),
+            "results_only": "true",
+        }
+        return parse_league_sessions(await self._call(LEAGUE_SEASON_SESSIONS, params))
 
     async def get_live_races(self) -> list[LiveRace]:
         """The official race subsessions live right now (the live watcher's one request a minute)."""

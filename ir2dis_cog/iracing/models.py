@@ -424,6 +424,22 @@ class Subsession:
     num_cautions: int | None = None
     num_lead_changes: int | None = None
     license_category: str | None = None
+    # Hosted and league races (``official_session`` false). ``league_name``, ``league_season_name``
+    # and ``session_name`` are documented for results/get; ``league_id``, ``league_season_id`` and
+    # ``host`` are assumed there (they are in search_hosted's rows): each is optional, 0 is "none".
+    league_id: int | None = None
+    league_name: str | None = None
+    league_season_id: int | None = None
+    league_season_name: str | None = None
+    session_name: str | None = None
+    host_name: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """"official", "league" (a league's session) or "hosted" (any other unofficial race)."""
+        if self.official:
+            return "official"
+        return "league" if self.league_id or self.league_name else "hosted"
 
     def driver_rows(self) -> Iterator[tuple[TeamResult | None, DriverResult]]:
         """Every driver of the race with the team they drove for (None in a solo event)."""
@@ -515,7 +531,25 @@ def _subsession(raw: Any) -> Subsession:
         num_cautions=_opt_int(p, "num_cautions", w),
         num_lead_changes=_opt_int(p, "num_lead_changes", w),
         license_category=_opt_str(p, "license_category", w),
+        league_id=_opt_id(p, "league_id", w),
+        league_name=_opt_str(p, "league_name", w) or None,
+        league_season_id=_opt_id(p, "league_season_id", w),
+        league_season_name=_opt_str(p, "league_season_name", w) or None,
+        session_name=_opt_str(p, "session_name", w) or None,
+        host_name=_host_name(p.get("host"), w),
     )
+
+
+def _opt_id(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    """An id where iRacing writes 0 (or -1) for "none" (league_id of a hosted session)."""
+    value = _opt_int(d, key, where)
+    return value if value is not None and value > 0 else None
+
+
+def _host_name(host: Any, where: str) -> str | None:
+    if not host:
+        return None
+    return _opt_str(_obj(host, f"{where}.host"), "display_name", f"{where}.host") or None
 
 
 def parse_subsession(payload: Any) -> Subsession:
@@ -551,6 +585,17 @@ class HostedSession:
     num_drivers: int | None
     winner_name: str | None
     host_display_name: str | None
+    league_id: int | None = None
+    league_season_id: int | None = None
+    league_name: str | None = None
+    league_season_name: str | None = None
+    race_laps: int = 0
+    race_length: int = 0  # minutes
+
+    @property
+    def has_race(self) -> bool:
+        """A session without a race (practice or qualifying only) has neither race laps nor length."""
+        return self.race_laps > 0 or self.race_length > 0
 
 
 def parse_members(payload: Any) -> list[Member]:
@@ -589,8 +634,6 @@ def parse_driver_lookup(payload: Any) -> list[DriverLookup]:
 def _hosted(raw: Any, where: str) -> HostedSession:
     h = _obj(raw, where)
     track = _obj(h.get("track") or {}, f"{where}.track")
-    host = h.get("host")
-    host_name = _opt_str(_obj(host, f"{where}.host"), "display_name", f"{where}.host") if host else None
     return HostedSession(
         subsession_id=_int(h, "subsession_id", where),
         session_id=_opt_int(h, "session_id", where),
@@ -601,7 +644,13 @@ def _hosted(raw: Any, where: str) -> HostedSession:
         track_config=(_opt_str(track, "config_name", f"{where}.track") or "").strip() or None,
         num_drivers=_opt_int(h, "num_drivers", where),
         winner_name=_opt_str(h, "winner_name", where),
-        host_display_name=host_name,
+        host_display_name=_host_name(h.get("host"), where),
+        league_id=_opt_id(h, "league_id", where),
+        league_season_id=_opt_id(h, "league_season_id", where),
+        league_name=_opt_str(h, "league_name", where) or None,
+        league_season_name=_opt_str(h, "league_season_name", where) or None,
+        race_laps=max(0, _opt_int(h, "race_laps", where) or 0),
+        race_length=max(0, _opt_int(h, "race_length", where) or 0),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from ir2dis_cog.iracing.client import decode_json
 from ir2dis_cog.iracing.errors import ParseError
+from ir2dis_cog.iracing.leagues import parse_league, parse_league_directory, parse_league_seasons, parse_league_sessions
 from ir2dis_cog.iracing.models import (
     DriverResult,
     TeamResult,
@@ -204,6 +205,12 @@ def test_every_sample_has_a_parser_here() -> None:
         "lookup_drivers.json",
         "result_search_series.json",
         "result_lap_chart_data.json",
+        "league_directory_search.json",
+        "league_get.json",
+        "league_seasons.json",
+        "league_season_sessions.json",
+        "league_season_sessions_results_only.json",
+        "result_search_hosted.json",
     }
     assert {p.name for p in SAMPLES.glob("*.json")} <= covered
 
@@ -289,6 +296,12 @@ _PARSERS = {
     "member.json": parse_members,
     "lookup_drivers.json": parse_driver_lookup,
     "result_search_series.json": parse_hosted,
+    "result_search_hosted.json": parse_hosted,
+    "league_directory_search.json": parse_league_directory,
+    "league_get.json": lambda body: [parse_league(body)],
+    "league_seasons.json": parse_league_seasons,
+    "league_season_sessions.json": parse_league_sessions,
+    "league_season_sessions_results_only.json": parse_league_sessions,
 }
 # The kept copy always; the workspace's shared recordings too when they are beside the checkout.
 _SAMPLE_FILES = sorted({p for d in (SAMPLES, SHARED) if d.is_dir() for p in d.glob("*.json") if p.name in _PARSERS})
