@@ -74,7 +74,8 @@ def driver_rows(
     spec: RaceSpec, car: RaceEntry, placing: Placing, common: Mapping[str, Any], members: Mapping[int, Member]
 ) -> list[dict[str, Any]]:
     """A row per driver of the car; the top half of the field gains iRating, the rest loses it."""
-    gain = (len(spec.cars) // 2 - placing.index) * 4
+    rated = spec.official and not spec.hosted  # hosted and league races change no rating
+    gain = (len(spec.cars) // 2 - placing.index) * 4 if rated else 0
     rows = []
     for cust_id in car.cust_ids:
         member = members[cust_id]
@@ -86,7 +87,7 @@ def driver_rows(
                 "oldi_rating": member.irating,
                 "newi_rating": member.irating + gain,
                 "old_sub_level": member.sub_level,
-                "new_sub_level": member.sub_level + (5 if car.incidents < 4 else -10),
+                "new_sub_level": member.sub_level + ((5 if car.incidents < 4 else -10) if rated else 0),
                 "old_license_level": member.license_level,
                 "new_license_level": member.license_level,
                 "country_code": "DE",
@@ -192,6 +193,7 @@ def subsession_body(
         "start_time": iso(spec.start),
         "end_time": iso(spec.end),
         "official_session": spec.official,
+        **unofficial_fields(spec),
         "event_type": 5,
         "event_type_name": spec.event_type_name,
         "event_strength_of_field": event_sof,
@@ -312,7 +314,36 @@ def hosted_row(spec: RaceSpec, rows: Sequence[Mapping[str, Any]], host_name: str
         },
         "official_session": False,
         "event_type_name": spec.event_type_name,
+        "league_id": spec.league_id,
+        "league_season_id": spec.league_season_id,
+        **({"league_name": spec.league_name, "league_season_name": spec.league_season_name} if spec.league_id else {}),
+        "race_laps": spec.laps,
+        "race_length": 0,
+        "cars": [
+            {"car_id": 67, "car_name": "Fake Car GT4", "car_class_id": cid, "car_class_name": name}
+            for cid, name in spec.classes
+        ],
     }
+
+
+def unofficial_fields(spec: RaceSpec) -> dict[str, Any]:
+    """What results/get adds for a hosted or league race: its session name, host and league."""
+    if spec.official and not spec.hosted:
+        return {}
+    fields: dict[str, Any] = {
+        "session_name": spec.session_name or f"{spec.series_name} league night",
+        "private_session_id": spec.subsession_id + 7,
+    }
+    if spec.host_cust_id:
+        fields["host"] = {"cust_id": spec.host_cust_id, "display_name": f"Host {spec.host_cust_id}"}
+    if spec.league_id:
+        fields.update(
+            league_id=spec.league_id,
+            league_name=spec.league_name,
+            league_season_id=spec.league_season_id,
+            league_season_name=spec.league_season_name,
+        )
+    return fields
 
 
 # --- the other data endpoints ------------------------------------------------------------------

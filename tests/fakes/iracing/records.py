@@ -80,6 +80,11 @@ class RaceSpec:
     event_type_name: str
     results_delay: float | None = None  # seconds after the end until results appear; None: at once
     live_listed: bool = True  # in the spectator list while live (False: a race the list leaves out)
+    # A league's race (hosted, unofficial): its league and season, with their names.
+    league_id: int = 0
+    league_season_id: int = 0
+    league_name: str | None = None
+    league_season_name: str | None = None
 
     @property
     def base_lap(self) -> int:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from . import lap_chart, payloads
 from .auth import mask
+from .leagues import LeagueNotFound, league_answer
 from .links import signed_link
 from .records import RequestRecord, to_epoch
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .server import FakeIRacing
 
 SLOW_DEFAULT_S = 2.0  # how long a `slow` fault waits when the test names no delay
+HOSTED_MAX_RANGE = 90 * 86_400  # search_hosted answers a range of at most 90 days
 
 
 def json_answer(
@@ -203,6 +205,13 @@ class ApiRoutes:
             return self.link(request, record, json.dumps(rows).encode(), headers)
         if path == "results/search_hosted":
             return self.search_hosted(request, record, query, headers)
+        if path.startswith("league/"):
+            try:
+                body = league_answer(world, path, query, now)
+            except LeagueNotFound:
+                return json_answer(record, {"error": "Not Found"}, 404, headers)
+            if body is not None:
+                return self.link(request, record, json.dumps(body).encode(), headers)
         return json_answer(record, {"error": "Not Found"}, 404, headers)
 
     def search_hosted(
@@ -210,7 +219,9 @@ class ApiRoutes:
     ) -> web.Response:
         fake = self.fake
         begin = to_epoch(query["finish_range_begin"].replace("Z", "+00:00"), 0.0)
-        rows = fake.world.hosted_rows(int(query["cust_id"]), begin)
+        if begin < fake.clock() - HOSTED_MAX_RANGE:
+            raise ValueError("search_hosted: a range of at most 90 days")  # answered 400, as iRacing does
+        rows = fake.world.hosted_rows(int(query["cust_id"]), begin, fake.clock())
         size = max(1, fake.hosted_chunk_size)
         names = [self.park(json.dumps(rows[i : i + size]).encode()) for i in range(0, len(rows), size)]
         body = payloads.search_hosted_body(size, len(rows), f"{origin(request)}/_s3/", names)

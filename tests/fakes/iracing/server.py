@@ -131,6 +131,8 @@ class FakeIRacing:
         event_type_name: str = "Race",
         results_delay: float | None = None,
         live_listed: bool = True,
+        league_id: int = 0,
+        league_season_id: int | None = None,
     ) -> int:
         """Add a race (entries in finishing order) and return its subsession id.
 
@@ -143,6 +145,8 @@ class FakeIRacing:
         its end, not at once.
         """
         now = self.clock()
+        league = self.world.leagues[league_id] if league_id else None
+        season = league.season(league_season_id) if league else None
         spec = race_spec(
             self.world.claim_subsession(subsession_id),
             entries,
@@ -161,15 +165,26 @@ class FakeIRacing:
             laps=laps,
             split_number=split_number,
             num_splits=num_splits,
-            official=official,
-            hosted=hosted,
+            # A hosted or league race is unofficial whatever else was said.
+            official=official and not hosted and not league_id,
+            hosted=hosted or bool(league_id),
             session_name=session_name,
             host_cust_id=host_cust_id,
             event_type_name=event_type_name,
             results_delay=results_delay,
             live_listed=live_listed,
+            league_id=league_id,
+            league_season_id=season.season_id if season else 0,
+            league_name=league.name if league else None,
+            league_season_name=season.name if season else None,
         )
         return self.world.add_race(spec).subsession_id
+
+    def add_league(
+        self, league_id: int, name: str, seasons: Sequence[tuple[int, str]], *, private_results: bool = False
+    ) -> None:
+        """A league with these (season id, name) seasons, all active; its races: ``add_race(league_id=...)``."""
+        self.world.add_league(league_id, name, seasons, private_results=private_results)
 
     def recent_race_ids(self, cust_id: int) -> list[int]:
         return self.world.recent_race_ids(cust_id, self.clock())

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import payloads
+from .leagues import FakeLeague, FakeSeason
 from .records import Member, Race, RaceSpec, RawEntry, as_entry, iso, to_epoch
 
 RECENT_RACES = 10  # member_recent_races lists this many
@@ -26,6 +27,7 @@ class World:
     live_index: list[int] = field(default_factory=list)  # listed races not over yet, in id order
     live_noise: list[dict[str, Any]] = field(default_factory=list)  # other live subsessions (practice...)
     hosted: dict[int, list[int]] = field(default_factory=dict)  # cust_id -> hosted subsession ids
+    leagues: dict[int, FakeLeague] = field(default_factory=dict)
     next_subsession: int = 90_000_001
     next_team: int = 500_001
 
@@ -88,6 +90,8 @@ class World:
             roster=payloads.roster_entries(spec, members),
         )
         self.races[spec.subsession_id] = race
+        if spec.league_id:
+            self.leagues[spec.league_id].seasons[spec.league_season_id].sessions.append(spec.subsession_id)
         if race.listed:
             self.live_index.append(spec.subsession_id)
         for cust_id in summaries:
@@ -135,13 +139,32 @@ class World:
         race = self.races.get(subsession_id)
         return race.roster if race is not None and race.live_at(now) else ()
 
-    def hosted_rows(self, cust_id: int, finished_after: float) -> list[dict[str, Any]]:
+    def hosted_rows(self, cust_id: int, finished_after: float, now: float = float("inf")) -> list[dict[str, Any]]:
         rows = []
         for sid in self.hosted.get(cust_id, []):
             race = self.races[sid]
-            if race.end >= finished_after and race.hosted_row is not None:
+            over = race.end <= now and race.published(now)
+            if race.end >= finished_after and race.hosted_row is not None and over:
                 rows.append(race.hosted_row)
         return rows
+
+    def add_league(
+        self, league_id: int, name: str, seasons: Sequence[tuple[int, str]], *, private_results: bool = False
+    ) -> FakeLeague:
+        league = FakeLeague(league_id, name, private_results=private_results)
+        for season_id, season_name in seasons:
+            league.seasons[season_id] = FakeSeason(season_id, season_name)
+        self.leagues[league_id] = league
+        return league
+
+    def league_rows(self, season: FakeSeason, now: float) -> dict[int, dict[str, Any]]:
+        """The season's races whose results are out, with their search_hosted rows."""
+        out = {}
+        for sid in season.sessions:
+            race = self.races[sid]
+            if race.published(now) and race.end <= now and race.hosted_row is not None:
+                out[sid] = race.hosted_row
+        return out
 
 
 def race_spec(
