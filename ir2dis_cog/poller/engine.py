@@ -51,7 +51,8 @@ from .detection import (
 from .outbox import CardLoader, Outbox
 from .ports import Clock, Publisher, Renderer, ResultsSource, SystemClock
 from .report import NO_CYCLE_YET, CycleReport, EngineStatus, Outcome, frozen_counts, log_cycle, status_after
-from .scheduler import DEFAULT_WINDOW, NetSchedule, Pacer, Scheduler
+from .scheduler import DEFAULT_LIMIT, DEFAULT_WINDOW, NetSchedule, Pacer, Scheduler
+from .work_share import WorkShare
 
 log = logging.getLogger("red.ir2dis.poller")
 
@@ -87,8 +88,10 @@ class PollEngine:
         build_card: CardBuilder = build_card,
         load_card: CardLoader = RaceCard.from_json,
         renderer: Renderer | None = None,
+        work: WorkShare | None = None,
     ) -> None:
         self._store = store
+        self._work = work  # several processes on one database: this one polls its share
         self._source = source
         self._metrics = metrics
         self._clock: Clock = clock or SystemClock()
@@ -194,7 +197,8 @@ class PollEngine:
                 activity = await self._store.last_seen.latest_activity()
                 budget = self._source.budget
                 net = self._net_schedule()
-                due = self._scheduler.due_now(cycle.tracking.keys(), started, activity, budget.limit, net)
+                mine, limit = await self._my_share(cycle, budget.limit)
+                due = self._scheduler.due_now(mine, started, activity, limit, net)
                 due_count, deferred = len(due.due), due.deferred
                 if due.due:
                     cycle.marks = await self._store.last_seen.for_cust_ids(due.due)
@@ -213,6 +217,22 @@ class PollEngine:
             report = self._finish(cycle, started, outcome, due_count, deferred, self._pacer.requests - requests_before)
             self._metrics.cycle_duration_seconds.observe(time.perf_counter() - wall)
             return report
+
+    async def _my_share(self, cycle: CycleState, limit: int | None) -> tuple[frozenset[int], int | None]:
+        """The drivers this process polls, and the part of the rate limit it plans on."""
+        tracked = frozenset(cycle.tracking)
+        if self._work is None:
+            return tracked, limit
+        try:
+            await self._work.beat()
+        except Exception:
+            log.warning("could not refresh the work lease; keeping the last view", exc_info=True)
+        share = self._work.budget_share()
+        return self._work.mine(tracked), max(1, int((limit or DEFAULT_LIMIT) * share))
+
+    @property
+    def work(self) -> WorkShare | None:
+        return self._work
 
     # --- the live watcher's side -----------------------------------------------------------------
 
@@ -372,6 +392,13 @@ class PollEngine:
             cycle.counts.dedupe_skips += len(settled)
             self._metrics.dedupe_skips_total.inc(len(settled))
         needed = [g for g in guilds if not self._outbox.handled(g, s)]
+        if needed and self._work is not None:
+            # Another process may have claimed it from its own driver's list: no second results/get.
+            elsewhere = [g for g in needed if await self._store.posts.decided(g, [s])]
+            cycle.counts.dedupe_skips += len(elsewhere)
+            self._metrics.dedupe_skips_total.inc(len(elsewhere))
+            settled += elsewhere
+            needed = [g for g in needed if g not in elsewhere]
         if not needed:
             return settled
         fetched = await self._subsession(cycle, ref)

@@ -25,6 +25,7 @@ from .repo import (
     TrackedDriverRepo,
     validate_id,
 )
+from .work_lease import AccountAuthStateRepo, LeaseRow, WorkLeaseRepo
 
 __all__ = [
     "Database",
@@ -32,6 +33,7 @@ __all__ = [
     "DatabaseConfigError",
     "DatabaseUnavailableError",
     "InvalidIdError",
+    "LeaseRow",
     "Store",
     "open_store",
     "parse_database_url",
@@ -47,6 +49,8 @@ class Store:
     last_seen: LastSeenRepo
     posts: PostRepo
     auth_state: AuthStateRepo
+    work: WorkLeaseRepo
+    account_auth: AccountAuthStateRepo
 
     @property
     def dialect(self) -> str:
@@ -88,4 +92,6 @@ async def open_store(
         last_seen=LastSeenRepo(db),
         posts=PostRepo(db),
         auth_state=AuthStateRepo(db, clock=clock),
+        work=WorkLeaseRepo(db),
+        account_auth=AccountAuthStateRepo(db, clock=clock),
     )

@@ -11,7 +11,7 @@ from ir2dis_cog.store.database import connect
 from ir2dis_cog.store.migrate import apply_migrations
 
 TABLES = {"guild", "tracked_driver", "last_seen", "post_history", "auth_state"}
-ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times", "0004_result_image"]
+ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times", "0004_result_image", "0006_work_sharing"]
 
 
 async def _tables(store) -> set[str]:
@@ -199,6 +199,30 @@ async def test_upgrade_to_result_image_keeps_posts_and_servers_as_they_were(db_u
         guild = await store.guilds.get(11)
         assert guild is not None and guild.post_style == "image"
         assert (guild.channel_id, guild.timezone) == (22, "Europe/Berlin")
+    finally:
+        await store.close()
+
+
+async def test_upgrade_to_work_sharing_keeps_the_saved_session_and_starts_with_no_process(
+    db_url: str, tmp_path: Path
+) -> None:
+    """0006: the one-account session row stays where the old code wrote it; no lease is left over."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0004_result_image")
+    db = await connect(config)
+    try:
+        await db.execute(
+            "INSERT INTO auth_state (id, cookies_json, updated_at) VALUES (?, ?, ?)", (1, '{"version": 1}', 5)
+        )
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert "0006_work_sharing" in await _applied(store)
+        assert await store.auth_state.load() == {"version": 1}
+        assert await store.work.all() == []
+        assert await store.account_auth.for_key("any").load() is None
     finally:
         await store.close()
 
