@@ -15,6 +15,7 @@ from .database import (
     connect,
     parse_database_url,
 )
+from .leagues_repo import HostedWatch, HostedWatchRepo, LeagueFollow, LeagueFollowRepo, RaceKindsRepo
 from .migrate import apply_migrations
 from .repo import (
     AuthStateRepo,
@@ -32,7 +33,9 @@ __all__ = [
     "DatabaseConfig",
     "DatabaseConfigError",
     "DatabaseUnavailableError",
+    "HostedWatch",
     "InvalidIdError",
+    "LeagueFollow",
     "LeaseRow",
     "Store",
     "open_store",
@@ -49,6 +52,9 @@ class Store:
     last_seen: LastSeenRepo
     posts: PostRepo
     auth_state: AuthStateRepo
+    hosted: HostedWatchRepo
+    leagues: LeagueFollowRepo
+    race_kinds: RaceKindsRepo
     work: WorkLeaseRepo
     account_auth: AccountAuthStateRepo
 
@@ -92,6 +98,9 @@ async def open_store(
         last_seen=LastSeenRepo(db),
         posts=PostRepo(db),
         auth_state=AuthStateRepo(db, clock=clock),
+        hosted=HostedWatchRepo(db),
+        leagues=LeagueFollowRepo(db),
+        race_kinds=RaceKindsRepo(db),
         work=WorkLeaseRepo(db),
         account_auth=AccountAuthStateRepo(db, clock=clock),
     )

@@ -11,7 +11,14 @@ from ir2dis_cog.store.database import connect
 from ir2dis_cog.store.migrate import apply_migrations
 
 TABLES = {"guild", "tracked_driver", "last_seen", "post_history", "auth_state"}
-ALL_MIGRATIONS = ["0001_initial", "0002_post_outbox", "0003_finish_times", "0004_result_image", "0006_work_sharing"]
+ALL_MIGRATIONS = [
+    "0001_initial",
+    "0002_post_outbox",
+    "0003_finish_times",
+    "0004_result_image",
+    "0005_hosted_leagues",
+    "0006_work_sharing",
+]
 
 
 async def _tables(store) -> set[str]:
@@ -223,6 +230,31 @@ async def test_upgrade_to_work_sharing_keeps_the_saved_session_and_starts_with_n
         assert await store.auth_state.load() == {"version": 1}
         assert await store.work.all() == []
         assert await store.account_auth.for_key("any").load() is None
+    finally:
+        await store.close()
+
+
+async def test_upgrade_to_hosted_leagues_keeps_servers_and_gives_them_every_kind(db_url: str, tmp_path: Path) -> None:
+    """0005: a server of the 0004 code gets all three kinds of race and follows no league."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0004_result_image")
+    db = await connect(config)
+    try:
+        await db.execute(
+            "INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at, post_style) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (11, 22, "Europe/Berlin", 5, 5, "embed"),
+        )
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert "0005_hosted_leagues" in await _applied(store)
+        assert await store.race_kinds.get_many([11]) == {11: None}
+        assert await store.leagues.for_guild(11) == []
+        guild = await store.guilds.get(11)
+        assert guild is not None and (guild.channel_id, guild.post_style) == (22, "embed")
     finally:
         await store.close()
 
