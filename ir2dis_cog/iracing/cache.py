@@ -55,6 +55,9 @@ class TtlCache(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
     def items(self) -> Iterable[tuple[K, V]]:
         """The live entries (expired ones are skipped, not returned)."""
         now = self._clock()

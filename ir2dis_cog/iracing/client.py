@@ -286,12 +286,17 @@ class IRacingClient:
     async def get_recent_races(self, cust_id: int) -> list[RecentRace]:
         params = {"cust_id": str(_check_id("cust_id", cust_id))}
         body = await self._call(models.RECENT_RACES, params)
-        return models.parse_recent_races(body)
+        races = models.parse_recent_races(body)
+        if self._interactive is not None:
+            self._interactive.saw_recent(cust_id, races)
+        return races
 
     async def get_subsession(self, subsession_id: int) -> Subsession:
         params = {"subsession_id": str(_check_id("subsession_id", subsession_id))}
         subsession = models.parse_subsession(await self._call(models.RESULTS_GET, params))
         self._metrics.results_fetched_total.inc()
+        if self._interactive is not None:
+            self._interactive.saw_results(subsession)
         return subsession
 
     async def get_lap_chart(self, subsession_id: int) -> LapChart:

@@ -43,6 +43,21 @@ class InteractiveClient:
         self.charts: TtlCache[int, LapChart] = TtlCache(RESULT_TTL, clock, max_entries=256)
         self._flights: SingleFlight[tuple[str, object], object] = SingleFlight()
 
+    # --- what the bot learnt elsewhere (the poller, the watcher) -----------------------------------
+
+    def saw_recent(self, cust_id: int, races: list[RecentRace]) -> None:
+        """A fresher list of a driver's races, from any lane: a member asking next sees it."""
+        self.recent.put(cust_id, races)
+
+    def saw_results(self, subsession: Subsession) -> None:
+        """New results: kept for members, and a cached race list of its drivers that does not show
+        this race yet is stale (``lastrace`` right after a post must show the posted race)."""
+        self.results.put(subsession.subsession_id, subsession)
+        for cust_id in subsession.cust_ids():
+            races = self.recent.get(cust_id)
+            if races is not None and all(r.subsession_id != subsession.subsession_id for r in races):
+                self.recent.forget(cust_id)
+
     async def _spend(self, call: Callable[[], Awaitable[T]]) -> T:
         with self._client.lane(INTERACTIVE):
             return await call()

@@ -63,9 +63,7 @@ async def test_members_get_their_share_at_once_and_the_engine_its_own(
     async with small_client(settings, metrics) as client:
         await client.get_recent_races(1)  # learns the limit: 10, less 2 reserve, 1 of 8 for members
         members = client.interactive()
-        answers = await asyncio.gather(
-            *(members.get_subsession(10_000 + i) for i in range(5)), return_exceptions=True
-        )
+        answers = await asyncio.gather(*(members.get_subsession(10_000 + i) for i in range(5)), return_exceptions=True)
         refused = [a for a in answers if isinstance(a, InteractiveBudgetSpent)]
         assert len(refused) >= 4  # one went out (and found nothing), the rest heard at once
         assert all(r.reset_at > 0 for r in refused)
@@ -122,3 +120,23 @@ async def test_a_member_is_never_retried_after_a_429(
         with pytest.raises(RateLimitedError):  # held on our side: nothing sent
             await client.interactive().get_recent_races(3)
         assert lane_count(metrics, "interactive") == 1
+
+
+async def test_what_the_poller_learns_refreshes_what_members_see(
+    small_fake: FakeIRacing, settings: Settings, metrics: Metrics
+) -> None:
+    """A member asking for a driver's last race right after the bot posted a new one sees the new one."""
+    small_fake.rate_limit = 100
+    old = small_fake.add_race([5, 6], session_start_time=small_fake.clock() - 3 * 3600)
+    async with small_client(settings, metrics) as client:
+        members = client.interactive()
+        assert [r.subsession_id for r in await members.get_recent_races(5)] == [old]  # cached now
+        new = small_fake.add_race([5, 7])
+        await client.get_subsession(new)  # the engine fetches the new race's results
+        assert [r.subsession_id for r in (await members.get_recent_races(5))[:1]] == [new]
+        before = len(small_fake.requests)
+        await client.get_recent_races(6)  # the poller's own answer serves members too
+        assert [r.subsession_id for r in await members.get_recent_races(6)] == [old]
+        assert (await members.get_subsession(new)).subsession_id == new
+        data = [r.path for r in small_fake.requests[before:] if r.kind == "data"]
+        assert data == ["/data/stats/member_recent_races"]  # only the poller's request
