@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -57,6 +57,26 @@ class Settings:
     bot_owner_id: int | None = None
     live_watch: bool = True
     live_poll_seconds: int = 60
+    # More iRacing accounts on the same OAuth client's access list (running big): their own
+    # token pairs and budgets; the poller spreads its work over all of them.
+    iracing_email_2: Secret | None = None
+    iracing_password_2: Secret | None = None
+    iracing_email_3: Secret | None = None
+    iracing_password_3: Secret | None = None
+
+    def account_count(self) -> int:
+        """The iRacing accounts configured: the first, and each further one with both its settings."""
+        extra = [(self.iracing_email_2, self.iracing_password_2), (self.iracing_email_3, self.iracing_password_3)]
+        return 1 + sum(1 for email, password in extra if email and password)
+
+    def for_account(self, number: int) -> Settings:
+        """These settings as account ``number`` (1-3) logs in: its email and password in the first place."""
+        if number == 1:
+            return self
+        email, password = getattr(self, f"iracing_email_{number}"), getattr(self, f"iracing_password_{number}")
+        if not email or not password:
+            raise ValueError(f"iRacing account {number} is not configured")
+        return replace(self, iracing_email=email, iracing_password=password)
 
     def missing_iracing_credentials(self) -> list[str]:
         """The settings the iRacing login still lacks, by their environment names."""
@@ -83,8 +103,13 @@ class Settings:
         # The masked forms iRacing receives are as good as the secrets: redact them too.
         if self.iracing_client_secret and self.iracing_client_id:
             values.append(mask_secret(self.iracing_client_secret.get(), self.iracing_client_id))
-        if self.iracing_password and self.iracing_email:
-            values.append(mask_secret(self.iracing_password.get(), self.iracing_email.get()))
+        for login, secret in (
+            (self.iracing_email, self.iracing_password),
+            (self.iracing_email_2, self.iracing_password_2),
+            (self.iracing_email_3, self.iracing_password_3),
+        ):
+            if secret and login:
+                values.append(mask_secret(secret.get(), login.get()))
         return [v for v in values if v]
 
 
@@ -116,10 +141,29 @@ _KEYS: dict[str, str] = {
     "BOT_OWNER_ID": "bot_owner_id",
     "LIVE_WATCH": "live_watch",
     "LIVE_POLL_SECONDS": "live_poll_seconds",
+    "IRACING_EMAIL_2": "iracing_email_2",
+    "IRACING_PASSWORD_2": "iracing_password_2",
+    "IRACING_EMAIL_3": "iracing_email_3",
+    "IRACING_PASSWORD_3": "iracing_password_3",
 }
 _SECRET_KEYS = frozenset(
-    {"DISCORD_TOKEN", "IRACING_EMAIL", "IRACING_PASSWORD", "IRACING_CLIENT_SECRET", "DATABASE_URL"}
+    {
+        "DISCORD_TOKEN",
+        "IRACING_EMAIL",
+        "IRACING_PASSWORD",
+        "IRACING_CLIENT_SECRET",
+        "DATABASE_URL",
+        "IRACING_EMAIL_2",
+        "IRACING_PASSWORD_2",
+        "IRACING_EMAIL_3",
+        "IRACING_PASSWORD_3",
+    }
 )
+# Red's shared API tokens of the further accounts (`[p]set api iracing2 username,... password,...`).
+EXTRA_ACCOUNT_SERVICES: dict[str, tuple[str, str]] = {
+    "iracing2": ("IRACING_EMAIL_2", "IRACING_PASSWORD_2"),
+    "iracing3": ("IRACING_EMAIL_3", "IRACING_PASSWORD_3"),
+}
 # Red's shared API tokens (`[p]set api iracing ...`) and the keys they stand for.
 API_TOKEN_KEYS: dict[str, str] = {
     "client_id": "IRACING_CLIENT_ID",
@@ -272,7 +316,7 @@ def load_settings(
     for key, text in raw.items():
         name = _KEYS[key]
         if key in _SECRET_KEYS:
-            values[name] = Secret(text.strip() if key != "IRACING_PASSWORD" else text)
+            values[name] = Secret(text if key.startswith("IRACING_PASSWORD") else text.strip())
         elif key in _INT_RANGES:
             number = _parse_int(key, text, problems)
             if number is not None:
@@ -317,6 +361,10 @@ def load_settings(
     else:
         values["database_url"] = Secret(f"sqlite:///{(base_dir / 'ir2dis.sqlite3').as_posix()}")
 
+    for email_key, password_key in EXTRA_ACCOUNT_SERVICES.values():
+        # A further account needs both halves; one alone is a typo, not an account.
+        if (email_key in raw) != (password_key in raw):
+            problems.append(f"{password_key if email_key in raw else email_key}: missing (set both or neither)")
     settings = Settings(**values)
     if mode == "standalone":
         if not settings.discord_token:

@@ -78,24 +78,24 @@ class ApiRoutes:
             return json_answer(record, {"error": "invalid_client"}, 401)
         if grant == "password_limited":
             username = str(form.get("username", ""))
-            if username.strip().lower() != fake.email.lower() or form.get("password") != mask(
-                fake.password, fake.email
-            ):
+            password = fake.password_for(username)
+            if password is None or form.get("password") != mask(password, username):
                 return json_answer(
                     record, {"error": "invalid_grant", "error_description": "bad username or password"}, 400
                 )
             if form.get("scope") != "iracing.auth":
                 return json_answer(record, {"error": "invalid_scope"}, 400)
             fake.stats["logins"] += 1
-            return json_answer(record, fake.issue_tokens(), 200)
+            return json_answer(record, fake.issue_tokens(account=username), 200)
         if grant == "refresh_token":
-            outcome = fake.tokens.spend_refresh(str(form.get("refresh_token", "")), fake.clock())
+            spent = str(form.get("refresh_token", ""))
+            outcome = fake.tokens.spend_refresh(spent, fake.clock())
             if outcome == "reused":
                 fake.stats["refresh_reuse"] += 1
             if outcome != "ok":
                 return json_answer(record, {"error": "invalid_grant"}, 400)
             fake.stats["refreshes"] += 1
-            return json_answer(record, fake.issue_tokens(), 200)
+            return json_answer(record, fake.issue_tokens(account=fake.token_accounts.get(spent)), 200)
         return json_answer(record, {"error": "unsupported_grant_type"}, 400)
 
     async def legacy_auth(self, request: web.Request) -> web.Response:
@@ -140,11 +140,13 @@ class ApiRoutes:
         if delay:
             await asyncio.sleep(delay)
         now = fake.clock()
-        headers = fake.window.count_request(now, fake.rate_limit, fake.rate_window)
-        if fake.window.blocked(now):
+        account, window = fake.window_for(request.headers.get("Authorization", ""))
+        fake.account_requests[account] += 1
+        headers = window.count_request(now, fake.rate_limit, fake.rate_window)
+        if window.blocked(now):
             fake.stats["rate_limited"] += 1
-            return text_answer(record, "Rate limit exceeded", fake.window.blocked_status, headers)
-        if fake.window.over(fake.rate_limit):
+            return text_answer(record, "Rate limit exceeded", window.blocked_status, headers)
+        if window.over(fake.rate_limit):
             fake.stats["rate_limited"] += 1
             return text_answer(record, "Rate limit exceeded", 429, headers)
         if fake.faults.pop("disconnect") is not None:

@@ -65,6 +65,12 @@ class FakeIRacing:
         self.links = LinkStore()
         self.faults = Faults()
         self.window = RateWindow()
+        # Further accounts on the client's access list (email -> password), each with its own
+        # rate window; the first account is ``email`` and counts in ``window``.
+        self.accounts: dict[str, str] = {}
+        self.account_windows: dict[str, RateWindow] = {}
+        self.token_accounts: dict[str, str] = {}  # access or refresh token -> the account's email
+        self.account_requests: Counter[str] = Counter()  # data requests by account email
 
         self.requests: list[RequestRecord] = []
         self.stats: Counter[str] = Counter()
@@ -227,10 +233,27 @@ class FakeIRacing:
 
     # --- tokens ----------------------------------------------------------------------------------
 
-    def issue_tokens(self, *, access_ttl: float | None = None) -> dict[str, Any]:
+    def issue_tokens(self, *, access_ttl: float | None = None, account: str | None = None) -> dict[str, Any]:
         """Mint a token pair directly (a test seeding saved state); counts as no login."""
         ttl = self.access_token_ttl if access_ttl is None else access_ttl
-        return self.tokens.issue(self.clock(), ttl, self.refresh_token_ttl)
+        pair = self.tokens.issue(self.clock(), ttl, self.refresh_token_ttl)
+        who = (account or self.email).strip().lower()
+        self.token_accounts[pair["access_token"]] = self.token_accounts[pair["refresh_token"]] = who
+        return pair
+
+    def add_account(self, email: str, password: str) -> None:
+        """One more account on the OAuth client's access list, with its own rate limit window."""
+        self.accounts[email.strip().lower()] = password
+        self.account_windows[email.strip().lower()] = RateWindow()
+
+    def password_for(self, email: str) -> str | None:
+        who = email.strip().lower()
+        return self.password if who == self.email.lower() else self.accounts.get(who)
+
+    def window_for(self, authorization: str) -> tuple[str, RateWindow]:
+        """The account a request's bearer token belongs to, and that account's rate window."""
+        who = self.token_accounts.get(authorization.removeprefix("Bearer "), self.email.lower())
+        return who, self.account_windows.get(who, self.window)
 
     def issued_secrets(self) -> list[str]:
         """Every token and session cookie this fake handed out (for leak checks)."""
