@@ -309,13 +309,21 @@ class LiveWatcher:
         if sub is None:
             return
         try:
-            await self._engine.deliver_found(sub)
+            servers = await self._engine.deliver_found(sub)
         except Exception:
             log.exception("could not post a race the live watcher found", extra={"subsession_id": sid})
             self._metrics.poll_errors_total.labels("live_deliver").inc()
             self._watches[sid] = on_results(before, False, now)  # asked again after the usual wait
             return
         self._metrics.live_races_found_total.inc()
+        # Tells, in the log, that the watcher and not the per-driver poll found this race.
+        log_event(
+            log,
+            "live_found",
+            f"the live watcher found subsession {sid}; settled for {servers} servers",
+            subsession_id=sid,
+            servers=servers,
+        )
 
     # --- bookkeeping -------------------------------------------------------------------------------
 
