@@ -226,6 +226,13 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert "Alice Apex" in card.text() and "Bruno Brake" in card.text()
     assert "Fake Lime Rock" in card.text()
     _assert_picture(card, race1)  # the picture rides in the same message, shown inside the embed
+    # A member asks for it: a private note, then the same card and picture as a public message.
+    shown = await h.slash("iracing", "lastrace", {"driver": str(ALICE)}, user_id=pat)
+    assert shown.ephemeral and shown.content == "Here is the latest race of **Alice Apex**.", shown.content
+    public = await h.wait_for_message(
+        h.commands_channel_id, lambda m: _is_card(h, m, race1) and not m.ephemeral, POSTED_WITHIN
+    )
+    _assert_picture(public, race1)
 
     # --- a Daytona 24 finishes now: started a day ago, posted once with the team and the driver -
     crews = [
