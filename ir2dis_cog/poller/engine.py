@@ -70,6 +70,12 @@ class LiveView(Protocol):
     def found_by_safety_net(self, subsession_id: int, started_at: int) -> None: ...
 
 
+class UnofficialHook(Protocol):
+    """Hosted and league races, checked once per cycle (``unofficial.UnofficialRaces``)."""
+
+    async def run_once(self) -> None: ...
+
+
 class PollEngine:
     def __init__(
         self,
@@ -121,6 +127,7 @@ class PollEngine:
         self._cycle_lock = asyncio.Lock()
         self._status = NO_CYCLE_YET
         self._live: LiveView | None = None
+        self._unofficial: UnofficialHook | None = None
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -206,6 +213,8 @@ class PollEngine:
                     await self._poll_all(cycle, due.due)
                 else:
                     outcome = "idle"
+                if self._unofficial is not None and cycle.aborted is None:
+                    await self._unofficial.run_once()  # hosted and league races (poller/unofficial.py)
                 await self._settle(cycle)
                 if cycle.aborted:
                     outcome = cycle.aborted
@@ -296,6 +305,44 @@ class PollEngine:
                 if (g, c) in cycle.marks:
                     await self._store.last_seen.advance(g, c, s, finished)
         return len(settled)
+
+    def attach_unofficial(self, hook: UnofficialHook | None) -> None:
+        self._unofficial = hook
+
+    async def deliver_unofficial(
+        self, sub: Subsession, *, followers: Iterable[int] = (), wants: Callable[[int, int], bool] | None = None
+    ) -> frozenset[int]:
+        """A hosted or league race, through the same pipeline as ``deliver_found``: one card per
+        server, claimed in the outbox. Servers in ``followers`` (they follow its league) get it
+        whoever raced; a server tracking a driver in it gets it when ``wants(guild, cust_id)``.
+        Official watermarks are left alone (the per-driver poll never lists these races).
+        Returns the servers for which it is settled."""
+        cycle = await self._open_cycle()
+        s = sub.subsession_id
+        ref = RaceRef(int(sub.start_time.timestamp()), s)
+        racing = sub.cust_ids() & cycle.tracking.keys()
+        finished = self._finish_of(sub)
+        for c in racing:
+            self._scheduler.saw_race(c, finished)
+        audience = {
+            g: frozenset(c for c in cs if wants is None or wants(g, c))
+            for g, cs in card_audience(racing, cycle.tracking).items()
+        }
+        followed = frozenset(followers)
+        if followed:
+            extra = await self._store.guilds.get_many(followed - cycle.guilds.keys())
+            cycle.guilds.update(extra)
+        guilds = sorted({g for g, cs in audience.items() if cs} | followed)
+        settled = [g for g in guilds if self._outbox.handled(g, s)]
+        needed = [g for g in guilds if g not in settled]
+        if age(ref, cycle.oldest_postable, finished_at=finished) == "young":
+            oks = await asyncio.gather(
+                *(self._post_once(cycle, g, ref, sub, audience.get(g, frozenset())) for g in needed)
+            )
+        else:
+            oks = [await self._outbox.too_old(cycle, g, ref, finished_at=finished) for g in needed]
+        await self._settle(cycle)
+        return frozenset(settled + [g for g, ok in zip(needed, oks, strict=True) if ok])
 
     # --- the cycle -------------------------------------------------------------------------------
 

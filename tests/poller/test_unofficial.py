@@ -1,0 +1,146 @@
+"""Hosted and league races through the engine's pipeline: real client, fake iRacing over HTTP,
+a real store; one card per (server, race) whatever found it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ir2dis_cog.poller.engine import PollEngine
+from ir2dis_cog.poller.unofficial import UnofficialRaces
+from ir2dis_cog.store import Store, open_store
+from tests.fakes.iracing import FakeIRacing
+from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
+
+G1, G2, G3 = 111_111_111_111, 222_222_222_222, 333_333_333_333
+C1, C2, C3 = 9001, 9002, 9003
+A, B = 401, 402
+LEAGUE, SEASON = 637, 128114
+
+
+@pytest.fixture
+async def store(db_url: str, tmp_path: Path) -> AsyncIterator[Store]:
+    s = await open_store(db_url, data_dir=tmp_path)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def _engine(make_engine: EngineFactory, store: Store, clock: ManualClock) -> tuple[PollEngine, UnofficialRaces]:
+    engine = make_engine(store)
+    hook = UnofficialRaces(engine, store, clock)
+    engine.attach_unofficial(hook)
+    return engine, hook
+
+
+async def _track(w: World, guild_id: int, cust_id: int) -> None:
+    await w.track(guild_id, cust_id)
+    await w.store.hosted.start(cust_id, int(w.clock.now()))  # as the track command does
+
+
+async def test_a_hosted_race_of_a_tracked_driver_is_posted_once_and_no_backlog(
+    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = World(store, fake, clock)
+    before = w.race([A, 900], hosted=True, minutes_ago=60)  # finished before the tracking
+    await w.server(G1, C1)
+    await _track(w, G1, A)
+    engine, hook = _engine(make_engine, store, clock)
+    await engine.run_cycle()
+    assert publisher.all_posts() == []
+    clock.advance(600)
+    practice = w.race([A, 901], hosted=True, laps=0, minutes_ago=20, race_minutes=10)  # a session without a race
+    sid = w.race([A, 902, 903], hosted=True, session_name="Friday fun", minutes_ago=35)
+    await engine.run_cycle()
+    await engine.run_cycle()
+    assert publisher.all_posts() == [(C1, sid)]
+    assert before != sid and practice != sid and hook.skipped_no_race >= 1
+    card = publisher.card(C1, sid)
+    assert not card.official and [d.cust_id for e in card.entries for d in e.drivers] == [A]
+    watch = (await store.hosted.get_many([A]))[A]
+    assert watch.learned and watch.last_race_at is not None
+
+
+async def test_a_followed_league_posts_every_race_whoever_raced_and_one_card_with_a_tracked_driver(
+    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = World(store, fake, clock)
+    fake.add_league(LEAGUE, "SFL League", [(SEASON, "SFL - 2026 Season 1")])
+    old = w.race([800, 801], league_id=LEAGUE, minutes_ago=300)
+    await w.server(G1, C1)
+    await w.server(G2, C2)
+    await w.server(G3, C3)
+    await store.leagues.follow(G1, LEAGUE, "SFL League", old, None, now=int(clock.now()))
+    await store.leagues.follow(G2, LEAGUE, "SFL League", old, None, now=int(clock.now()))
+    await _track(w, G2, B)  # G2 follows the league and tracks B
+    await _track(w, G3, B)  # G3 only tracks B
+    engine, hook = _engine(make_engine, store, clock)
+    await engine.run_cycle()
+    assert publisher.all_posts() == []
+    clock.advance(900)
+    nobody = w.race([810, 811, 812], league_id=LEAGUE, minutes_ago=40)
+    with_b = w.race([B, 820, 821], league_id=LEAGUE, minutes_ago=35)
+    for _ in range(3):
+        await engine.run_cycle()
+    assert publisher.all_posts() == sorted([(C1, nobody), (C1, with_b), (C2, nobody), (C2, with_b), (C3, with_b)])
+    card = publisher.card(C2, with_b)
+    assert [d.cust_id for e in card.entries for d in e.drivers] == [B]
+    # One season read per cycle for the league, whatever the number of servers following it.
+    reads = [r for r in fake.requests if r.path.endswith("league/season_sessions")]
+    assert len(reads) == 4
+
+
+async def test_a_quiet_driver_is_checked_seldom_and_a_server_wanting_official_races_gets_no_hosted_one(
+    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = World(store, fake, clock)
+    await w.server(G1, C1)
+    await w.server(G2, C2)
+    await _track(w, G1, A)
+    await _track(w, G2, A)
+    await store.race_kinds.set(G1, {"official"}, now=int(clock.now()))
+    engine, _ = _engine(make_engine, store, clock)
+    await engine.run_cycle()  # learns: no hosted race in 90 days, so A is checked every 6 h
+    clock.advance(600)
+    sid = w.race([A, 900], hosted=True, minutes_ago=35)
+    await engine.run_cycle()
+    assert publisher.all_posts() == []
+    clock.advance(6 * 3600)
+    await engine.run_cycle()
+    assert publisher.all_posts() == [(C2, sid)]
+
+
+async def test_two_processes_post_a_league_race_once_per_server(
+    db_url: str,
+    tmp_path: Path,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+) -> None:
+    one = await open_store(db_url, data_dir=tmp_path)
+    two = await open_store(db_url, data_dir=tmp_path)
+    try:
+        w = World(one, fake, clock)
+        fake.add_league(LEAGUE, "SFL League", [(SEASON, "S1")])
+        await w.server(G1, C1)
+        await one.leagues.follow(G1, LEAGUE, "SFL League", 0, None, now=int(clock.now()))
+        await _track(w, G1, A)  # and a tracked driver in the race: found by both paths
+        engines = []
+        for i, s in enumerate((one, two)):
+            e = make_engine(s, process=f"process-{i}")
+            e.attach_unofficial(UnofficialRaces(e, s, clock))
+            engines.append(e)
+        clock.advance(600)
+        sid = w.race([A, 900], league_id=LEAGUE, minutes_ago=35)
+        for e in engines:
+            await e.run_cycle()
+        for e in engines:
+            await e.run_cycle()
+        assert publisher.all_posts() == [(C1, sid)]
+    finally:
+        await one.close()
+        await two.close()
