@@ -26,8 +26,10 @@ from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
 from ir2dis_cog.poller.ports import SystemClock
+from ir2dis_cog.poller.unofficial import UnofficialRaces
 from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
+from ir2dis_cog.red.league_commands import LeagueCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
 from ir2dis_cog.red.publisher import DiscordPublisher
 from ir2dis_cog.render.worker import RenderWorker
@@ -40,7 +42,7 @@ IRACING_SERVICE = "iracing"
 OWN_SERVICE = "ir2dis"
 
 
-class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
+class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
     """Posts the iRacing race results of the drivers this server tracks."""
 
     def __init__(self, bot: Red) -> None:
@@ -140,6 +142,8 @@ class IRacingCog(IRacingCommands, OwnerCommands, commands.Cog):
             instance=await self._instance_id(),
             renderer=self.renderer,
         )
+        # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py).
+        self.engine.attach_unofficial(UnofficialRaces(self.engine, store, SystemClock()))
         self._sync_watcher(settings)
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
         await self.health.start()

@@ -127,6 +127,7 @@ class IRacingCommands(MixinMeta):
         already = await store.drivers.is_tracked(guild_id, found.cust_id)
         if not already:
             await store.last_seen.set(guild_id, found.cust_id, *baseline_mark(RaceRef.of(r) for r in races))
+            await store.hosted.start(found.cust_id, int(time.time()))  # hosted and league races: from now on
         await store.drivers.track(guild_id, found.cust_id, found.display_name, ctx.author.id, now=int(time.time()))
         if self.engine is not None:
             self.engine.notice_tracked(found.cust_id)

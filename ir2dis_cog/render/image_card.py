@@ -176,8 +176,10 @@ class ImageCard:
 
 
 def race_kind(subsession: Subsession) -> Kind:
-    """What the picture calls the race; a league race reads as hosted until leagues are told apart."""
-    return "official" if subsession.official else "hosted"
+    """What the picture calls the race: official, a league's race, or another hosted one."""
+    if subsession.official:
+        return "official"
+    return "league" if subsession.kind == "league" else "hosted"
 
 
 # The outbox column is TEXT, 64 KiB on MariaDB; cards are a few KiB, a long chart is the only
