@@ -424,6 +424,8 @@ class Subsession:
     num_cautions: int | None = None
     num_lead_changes: int | None = None
     license_category: str | None = None
+    # 1 oval, 2 road (before 2024), 3 dirt oval, 4 dirt road, 5 sports car, 6 formula car
+    license_category_id: int | None = None
     # Hosted and league races (``official_session`` false). ``league_name``, ``league_season_name``
     # and ``session_name`` are documented for results/get; ``league_id``, ``league_season_id`` and
     # ``host`` are assumed there (they are in search_hosted's rows): each is optional, 0 is "none".
@@ -436,7 +438,7 @@ class Subsession:
 
     @property
     def kind(self) -> str:
-        """"official", "league" (a league's session) or "hosted" (any other unofficial race)."""
+        """ "official", "league" (a league's session) or "hosted" (any other unofficial race)."""
         if self.official:
             return "official"
         return "league" if self.league_id or self.league_name else "hosted"
@@ -531,6 +533,7 @@ def _subsession(raw: Any) -> Subsession:
         num_cautions=_opt_int(p, "num_cautions", w),
         num_lead_changes=_opt_int(p, "num_lead_changes", w),
         license_category=_opt_str(p, "license_category", w),
+        license_category_id=_opt_int(p, "license_category_id", w),
         league_id=_opt_id(p, "league_id", w),
         league_name=_opt_str(p, "league_name", w) or None,
         league_season_id=_opt_id(p, "league_season_id", w),

@@ -36,6 +36,7 @@ from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.render.image_card import ImageCard, build_image_card, fit_for_storage, race_kind
 from ir2dis_cog.store import Store
 
+from .choices import ServerRoutes
 from .cycle_state import CycleState, Fetch
 from .detection import (
     PairPlan,
@@ -122,6 +123,10 @@ class PollEngine:
             lease_seconds=lease_seconds,
             load_card=load_card,
             renderer=renderer,
+        )
+        # Each server's filters, routes, copies and pings (poller/choices.py).
+        self._routes = ServerRoutes(
+            store, publisher, self._outbox, metrics, self._clock, lambda: self._settings, lease_seconds=lease_seconds
         )
         self._finished: OrderedDict[int, int] = OrderedDict()
         self._cycle_lock = asyncio.Lock()
@@ -549,6 +554,8 @@ class PollEngine:
             self._metrics.poll_errors_total.labels("card").inc()
             cycle.counts.subsession_errors += 1
             return False
+        if await self._routes.filtered(cycle, guild_id, sub, self._finished.get(s, self._now())):
+            return True  # this server's filters keep it out: decided, logged and counted once
         image, image_json = None, None
         if cfg.post_style == "image":
             image = await self._image_card(cycle, guild_id, sub, tracked, zone)
@@ -556,7 +563,7 @@ class PollEngine:
                 image, image_json = fit_for_storage(image)
         finished = self._finished.get(s, self._now())
         pending = PendingPost(guild_id, s, cfg.channel_id, card_json, finished, image_json=image_json)
-        return await self._outbox.claim_and_send(cycle, pending, card, image)
+        return await self._routes.post(cycle, pending, card, image, sub)
 
     async def _image_card(
         self, cycle: CycleState, guild_id: int, sub: Subsession, tracked: Mapping[int, str], zone: str
