@@ -48,6 +48,7 @@ class PendingPost:
     attempts: int = 0
     last_error: str | None = None
     image_json: str | None = None  # the picture's data (render.ImageCard), None for embed only
+    mentions: str | None = None  # whom the post pings (core.routing.Mentions.encode), None: nobody
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,25 @@ class Metrics:
         self.live_watcher_healthy = Gauge(
             f"{_PREFIX}_live_watcher_healthy", "1 while the live watcher is healthy, else 0.", registry=r
         )
+        # A server's own choices (issue 15).
+        self.races_filtered_total = Counter(
+            f"{_PREFIX}_races_filtered",
+            "Races not posted in a server because its filters leave them out, by filter.",
+            ["filter"],
+            registry=r,
+        )
+        self.copies_published_total = Counter(
+            f"{_PREFIX}_copies_published", "Races posted again in a second channel (the podium channel).", registry=r
+        )
+        self.pings_total = Counter(
+            f"{_PREFIX}_pings", "Members and roles mentioned on a podium or a win, by kind.", ["kind"], registry=r
+        )
+        self.digests_sent_total = Counter(
+            f"{_PREFIX}_digests_sent", "Weekly digests posted (one per server and week).", registry=r
+        )
+        self.live_notices_total = Counter(
+            f"{_PREFIX}_live_notices", "'On track now' notices posted (one per server and race).", registry=r
+        )
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

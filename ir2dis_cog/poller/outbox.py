@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.core.cards import RaceCard
 from ir2dis_cog.core.records import PendingPost
+from ir2dis_cog.core.routing import Mentions
 from ir2dis_cog.core.tracking import RaceRef
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
@@ -27,6 +28,13 @@ log = logging.getLogger("red.ir2dis.poller")
 
 _HANDLED_MEMORY = 20_000  # (guild, subsession) pairs remembered as done, to skip refetching them
 CardLoader = Callable[[str], RaceCard]
+# A server's choices may route a race to another channel than the results channel (its category's):
+# a retry asks where the claim should go now. Given the claim and the results channel.
+RetryChannel = Callable[[PendingPost, int], Awaitable[int]]
+
+
+async def _results_channel(_post: PendingPost, results_channel: int) -> int:
+    return results_channel
 
 
 class Outbox:
@@ -54,6 +62,9 @@ class Outbox:
         self._load_card = load_card
         self._renderer = renderer
         self._handled: OrderedDict[tuple[int, int], None] = OrderedDict()
+        # Set by the server choices (poller/choices.py): where a retry goes, and what else drains.
+        self.retry_channel: RetryChannel = _results_channel
+        self.after_drain: list[Callable[[CycleState], Awaitable[None]]] = []
 
     def _now(self) -> int:
         return int(self._clock.now())
@@ -79,7 +90,8 @@ class Outbox:
         if guild_id in cycle.unavailable:
             await self._failed(cycle, guild_id, s, ChannelUnavailableError(cycle.unavailable[guild_id]))
             return True
-        await self._send(cycle, guild_id, s, pending.channel_id, card, image, look_first=())
+        mentions = Mentions.decode(pending.mentions)
+        await self._send(cycle, guild_id, s, pending.channel_id, card, image, look_first=(), mentions=mentions)
         return True
 
     async def too_old(self, cycle: CycleState, guild_id: int, ref: RaceRef, *, finished_at: int | None) -> bool:
@@ -124,6 +136,7 @@ class Outbox:
         image: ImageCard | None,
         *,
         look_first: Iterable[int],
+        mentions: Mentions | None = None,
     ) -> None:
         """Publish a claimed post, unless one of ``look_first`` channels already shows it; then record."""
         try:
@@ -134,7 +147,9 @@ class Outbox:
                     break
             if message_id is None:
                 png = await self._picture(guild_id, s, image) if image is not None else None
-                message_id = await self._publisher.publish(channel_id, card, png)
+                # Only a post that pings passes ``mentions``: publishers without pings need not know them.
+                extra = {"mentions": mentions} if mentions else {}
+                message_id = await self._publisher.publish(channel_id, card, png, **extra)
                 cycle.counts.posts_published += 1
                 self._metrics.posts_published_total.inc()
                 log_event(
@@ -273,11 +288,15 @@ class Outbox:
                     cycle.counts.posts_dropped += 1
                     continue
                 image = self._stored_image(g, s, row.image_json)
+                channel = await self.retry_channel(row, channel)
                 look = [row.channel_id] if row.channel_id and row.channel_id != channel else []
-                await self._send(cycle, g, s, channel, card, image, look_first=[*look, channel])
+                mentions = Mentions.decode(row.mentions)
+                await self._send(cycle, g, s, channel, card, image, look_first=[*look, channel], mentions=mentions)
             except Exception:
                 log.exception("could not settle an earlier post", extra={"guild_id": g, "subsession_id": s})
                 self._metrics.poll_errors_total.labels("outbox").inc()
+        for more in self.after_drain:
+            await more(cycle)
 
     def _stored_image(self, guild_id: int, s: int, image_json: str | None) -> ImageCard | None:
         """The picture kept with a claim, drawn again from what was stored (no iRacing request)."""

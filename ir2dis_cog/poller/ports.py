@@ -26,10 +26,20 @@ class ChannelUnavailableError(Exception):
 class Publisher(Protocol):
     async def publish(self, channel_id: int, card: Any, image: bytes | None = None) -> int:
         """Send one card, with its picture (PNG) when there is one; returns the message id.
-        Raises ChannelUnavailableError."""
+        Raises ChannelUnavailableError. A post that pings is sent with ``mentions=`` too
+        (``core.routing.Mentions``): exactly those users and roles, nobody else."""
 
     async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:
         """The id of a message of ours in that channel already showing this subsession, if any."""
+
+
+@runtime_checkable
+class NoticePublisher(Protocol):
+    """Messages of the server's choices that are not result cards (the digest, "on track now")."""
+
+    async def publish_notice(self, channel_id: int, title: str, lines: list[str], marker: str) -> int:
+        """Send a short embed (``lines`` already made inert) whose footer is ``marker``; the id.
+        Raises ChannelUnavailableError."""
 
 
 class Renderer(Protocol):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .choices_repo import ChoicesRepo, CopyRepo, DigestRepo, LinkRepo, LinkTakenError, MemberLink
 from .database import (
     Database,
     DatabaseConfig,
@@ -37,6 +38,8 @@ __all__ = [
     "InvalidIdError",
     "LeagueFollow",
     "LeaseRow",
+    "LinkTakenError",
+    "MemberLink",
     "Store",
     "open_store",
     "parse_database_url",
@@ -55,6 +58,10 @@ class Store:
     hosted: HostedWatchRepo
     leagues: LeagueFollowRepo
     race_kinds: RaceKindsRepo
+    choices: ChoicesRepo
+    copies: CopyRepo
+    links: LinkRepo
+    digest: DigestRepo
     work: WorkLeaseRepo
     account_auth: AccountAuthStateRepo
 
@@ -101,6 +108,10 @@ async def open_store(
         hosted=HostedWatchRepo(db),
         leagues=LeagueFollowRepo(db),
         race_kinds=RaceKindsRepo(db),
+        choices=ChoicesRepo(db),
+        copies=CopyRepo(db),
+        links=LinkRepo(db),
+        digest=DigestRepo(db),
         work=WorkLeaseRepo(db),
         account_auth=AccountAuthStateRepo(db, clock=clock),
     )

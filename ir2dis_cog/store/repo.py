@@ -243,7 +243,9 @@ class LastSeenRepo:
         return {int(c): int(t) for c, t in rows}
 
 
-_POST_COLUMNS = "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error, image_json"
+_POST_COLUMNS = (
+    "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error, image_json, mentions"
+)
 
 
 class PostRepo:
@@ -271,6 +273,7 @@ class PostRepo:
                 "lease_until",
                 "attempts",
                 "state",
+                "mentions",
             ),
         )
         won = await self._db.execute(
@@ -287,6 +290,7 @@ class PostRepo:
                 now + lease_seconds,
                 0,
                 "pending",
+                post.mentions,
             ),
         )
         return won == 1
@@ -343,8 +347,8 @@ class PostRepo:
             (now, limit),
         )
         return [
-            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e, i)
-            for g, s, c, j, t, a, e, i in rows
+            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e, i, m)
+            for g, s, c, j, t, a, e, i, m in rows
         ]
 
     async def drop(self, guild_id: int, subsession_id: int, reason: str, *, now: int) -> None:

@@ -61,9 +61,12 @@ class MemoryPublisher:
     crash_before_publish: bool = False
     finds: int = 0
     images: dict[tuple[int, int], bytes | None] = field(default_factory=dict)  # (channel, subsession) -> PNG
+    pinged: dict[tuple[int, int], Any] = field(default_factory=dict)  # (channel, subsession) -> Mentions
     _next_id: int = 10_000
 
-    async def publish(self, channel_id: int, card: RaceCard, image: bytes | None = None) -> int:
+    async def publish(self, channel_id: int, card: RaceCard, image: bytes | None = None, mentions: Any = None) -> int:
+        if mentions is not None:
+            self.pinged[(channel_id, card.subsession_id)] = mentions
         if channel_id in self.unavailable:
             raise ChannelUnavailableError(self.unavailable[channel_id])
         if self.crash_before_publish:

@@ -18,6 +18,8 @@ ALL_MIGRATIONS = [
     "0004_result_image",
     "0005_hosted_leagues",
     "0006_work_sharing",
+    "0007_server_choices",
+    "0008_weekly_digest",
 ]
 
 
@@ -269,3 +271,38 @@ _COLUMNS_SQL = {
 
 def _columns(rows: list[tuple[object, ...]]) -> set[str]:
     return {str(r[0]).lower() for r in rows}
+
+
+async def test_upgrade_to_server_choices_keeps_servers_and_posts_as_they_were(db_url: str, tmp_path: Path) -> None:
+    """0007/0008: a server from before has no choices (everything posted, as before), a claim made by
+    the older code is retried pinging nobody, and the new tables start empty."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0004_result_image")
+    now = 1_770_090_000
+    db = await connect(config)
+    try:
+        await db.execute(
+            "INSERT INTO guild (guild_id, channel_id, timezone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (11, 22, "Europe/Berlin", now, now),
+        )
+        await db.execute(
+            "INSERT INTO post_history (guild_id, subsession_id, channel_id, card_json, race_finished_at, "
+            "claimed_at, attempts, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (11, 901, 22, '{"v": 1}', now - 60, now, 1, "pending"),
+        )
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+        assert {"guild_choices", "post_copy", "member_link", "digest_row", "digest_sent"} <= await _tables(store)
+        [pending] = await store.posts.unresolved(now=now + 10_000)
+        assert (pending.subsession_id, pending.mentions) == (901, None)
+        choices = await store.choices.get(11)
+        assert choices.filters.is_open and choices.podium_channel is None and not choices.pings_on
+        assert await store.copies.unresolved(now=now + 10_000) == []
+        guild = await store.guilds.get(11)
+        assert guild is not None and (guild.channel_id, guild.timezone) == (22, "Europe/Berlin")
+    finally:
+        await store.close()
