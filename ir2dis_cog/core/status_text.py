@@ -18,6 +18,35 @@ class LiveWatchView:
 
 
 @dataclass(frozen=True)
+class AccountLine:
+    """One iRacing account: its login and who spent its last window (running big)."""
+
+    number: int
+    auth: str
+    by_lane: tuple[tuple[str, int], ...]
+    limit: int | None = None
+    set_aside: bool = False
+
+
+@dataclass(frozen=True)
+class ProcessLine:
+    """One bot process sharing the work on this database."""
+
+    name: str
+    this_one: bool
+    drivers: int
+    beat_ago: float
+    watcher: str | None = None  # its live watcher's state, when it runs it
+
+
+@dataclass(frozen=True)
+class WorkLines:
+    processes: tuple[ProcessLine, ...] = ()
+    split: bool = True
+    tracked: int = 0
+
+
+@dataclass(frozen=True)
 class StatusView:
     last_cycle_at: float | None
     drivers_due: int
@@ -34,6 +63,8 @@ class StatusView:
     requests_by_lane: tuple[tuple[str, int], ...] = ()
     interactive_cap: int | None = None
     interactive_share: float | None = None
+    accounts: tuple[AccountLine, ...] = ()  # shown when there is more than one
+    work: WorkLines | None = None  # shown when more than one process uses the database
 
 
 def _ago(seconds: float) -> str:
@@ -78,6 +109,10 @@ def format_status(view: StatusView, *, now: float) -> str:
         lines.append("Rate-limit budget: not known yet")
     if view.requests_by_lane:
         lines.append(_spent_by(view))
+    if len(view.accounts) > 1:
+        lines.extend(account_lines(view.accounts))
+    if view.work is not None and len(view.work.processes) > 1:
+        lines.extend(work_lines(view.work))
     if view.live is not None:
         lines.append(live_line(view.live, now=now))
     lines.append(f"Posts pending for this server: {view.pending_posts}")
@@ -98,3 +133,29 @@ def live_line(live: LiveWatchView, *, now: float) -> str:
         f"Live watcher: {state}; last live list {listed}, {live.races_live} races live, "
         f"{live.races_watched} watched now, {live.misses_last_day} missed in the last day"
     )
+
+
+def account_lines(accounts: tuple[AccountLine, ...]) -> list[str]:
+    """Per account: its login and the last minute's requests by poller, watcher and commands."""
+    lines = [f"iRacing accounts: {len(accounts)}"]
+    for a in accounts:
+        spent = ", ".join(f"{_LANE_NAMES.get(lane, lane)} {n}" for lane, n in a.by_lane)
+        of = f" of {a.limit}" if a.limit is not None else ""
+        aside = "; set aside, its work goes to the others" if a.set_aside else ""
+        lines.append(f"- account {a.number}: {a.auth}{aside}; last minute{of}: {spent or 'nothing'}")
+    return lines
+
+
+def work_lines(work: WorkLines) -> list[str]:
+    """Which processes share the work, and how much each polls."""
+    if not work.split:
+        return [
+            f"**{len(work.processes)} processes use this SQLite database.** SQLite is for one process: "
+            "each polls every driver (posts stay once). Use PostgreSQL or MariaDB to share the work."
+        ]
+    lines = [f"Processes sharing the work: {len(work.processes)} ({work.tracked} drivers tracked)"]
+    for p in work.processes:
+        me = " (this one)" if p.this_one else ""
+        watcher = f", runs the live watcher ({p.watcher})" if p.watcher else ""
+        lines.append(f"- {p.name}{me}: {p.drivers} drivers, last heartbeat {_ago(p.beat_ago)}{watcher}")
+    return lines

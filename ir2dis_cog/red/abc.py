@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from redbot.core.bot import Red
 
     from ir2dis_cog.config.settings import Settings
+    from ir2dis_cog.iracing.accounts import AccountPool
     from ir2dis_cog.iracing.client import IRacingClient
     from ir2dis_cog.observability.metrics import Metrics
     from ir2dis_cog.poller.engine import PollEngine
     from ir2dis_cog.poller.live_watcher import LiveWatcher
+    from ir2dis_cog.poller.work_share import WorkShare
     from ir2dis_cog.render.worker import RenderWorker
     from ir2dis_cog.store import Store
 
@@ -30,7 +32,9 @@ class MixinMeta:
     config: Config
     settings: Settings | None
     store: Store | None
-    client: IRacingClient | None
+    client: IRacingClient | None  # the first account (members' commands); the pool holds them all
+    pool: AccountPool | None
+    work: WorkShare | None
     engine: PollEngine | None
     watcher: LiveWatcher | None
     renderer: RenderWorker

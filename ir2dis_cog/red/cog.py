@@ -16,9 +16,10 @@ from redbot.core.bot import Red
 from redbot.core.data_manager import cog_data_path
 from redbot.core.errors import CogLoadError
 
-from ir2dis_cog.config.settings import Settings, SettingsError, load_settings
+from ir2dis_cog.config.settings import EXTRA_ACCOUNT_SERVICES, Settings, SettingsError, load_settings
 from ir2dis_cog.core.status_text import LiveWatchView
-from ir2dis_cog.iracing.auth_state import state_store_for
+from ir2dis_cog.iracing.accounts import AccountPool
+from ir2dis_cog.iracing.auth_state import AuthStateStore, FileAuthStateStore, state_store_for
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.health import HealthChecks, HealthServer
 from ir2dis_cog.observability.logging import RedactionFilter
@@ -27,6 +28,7 @@ from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
 from ir2dis_cog.poller.ports import SystemClock
 from ir2dis_cog.poller.unofficial import UnofficialRaces
+from ir2dis_cog.poller.work_share import RemoteLive, WorkShare, heartbeat_period, lease_ttl
 from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.league_commands import LeagueCommands
@@ -62,6 +64,8 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.client: IRacingClient | None = None
+        self.pool: AccountPool | None = None
+        self.work: WorkShare | None = None
         self.engine: PollEngine | None = None
         self.watcher: LiveWatcher | None = None
         self.health: HealthServer | None = None
@@ -104,6 +108,12 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         own = await self.bot.get_shared_api_tokens(OWN_SERVICE)
         if own.get("database_url"):
             environ["DATABASE_URL"] = own["database_url"]
+        for service, (email_key, password_key) in EXTRA_ACCOUNT_SERVICES.items():
+            # `[p]set api iracing2 username,... password,...`: a further account of the same client.
+            extra = await self.bot.get_shared_api_tokens(service)
+            if extra.get("username") or extra.get("password"):
+                environ[email_key] = extra.get("username", "")
+                environ[password_key] = extra.get("password", "")
         tokens = await self.bot.get_shared_api_tokens(IRACING_SERVICE)
         return load_settings(environ, mode="cog", api_tokens=tokens, data_dir=data_dir)
 
@@ -114,9 +124,34 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
             await self.config.instance_id.set(value)
         return str(value)
 
-    def _make_client(self, settings: Settings, store: Store) -> IRacingClient:
-        state_store = state_store_for(settings.iracing_auth_state_file, store.auth_state)
-        return IRacingClient(settings, state_store=state_store, metrics=self.metrics)
+    def _state_store(self, settings: Settings, store: Store, number: int, instance: str) -> AuthStateStore:
+        """Where account ``number`` keeps its token pair. On a shared database each instance keeps
+        its own (a refresh token is single-use: two processes must never refresh one pair)."""
+        path = settings.iracing_auth_state_file
+        if path is not None:
+            return FileAuthStateStore(path if number == 1 else path.with_name(f"{path.name}.{number}"))
+        if number == 1 and store.dialect == "sqlite":
+            return state_store_for(None, store.auth_state)
+        return store.account_auth.for_key(f"{instance}/{number}")
+
+    async def _make_pool(self, settings: Settings, store: Store) -> AccountPool:
+        instance = await self._instance_id()
+        clients = [
+            IRacingClient(
+                settings.for_account(n),
+                state_store=self._state_store(settings, store, n, instance),
+                metrics=self.metrics,
+            )
+            for n in range(1, settings.account_count() + 1)
+        ]
+        for c in clients:
+            await c.__aenter__()
+        return AccountPool(clients)
+
+    @staticmethod
+    async def _close_pool(pool: AccountPool) -> None:
+        for c in pool.clients:
+            await c.__aexit__(None, None, None)
 
     async def cog_load(self) -> None:
         try:
@@ -130,21 +165,34 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         except (DatabaseConfigError, DatabaseUnavailableError) as exc:
             raise CogLoadError(f"ir2dis cannot use its database: {exc}") from None
         self.settings, self.store = settings, store
-        self.client = self._make_client(settings, store)
-        await self.client.__aenter__()
+        self.pool = await self._make_pool(settings, store)
+        self.client = self.pool.primary
+        instance = await self._instance_id()
+        self.work = WorkShare(
+            store.work,
+            SystemClock(),
+            process=f"{instance}:{self.process_id}",  # the engine's claim holder
+            instance=instance,
+            split=store.dialect != "sqlite",
+            ttl=lease_ttl(settings.poll_interval_seconds),
+        )
+        await self._beat()  # in the live set before the first cycle
         self.engine = PollEngine(
             store=store,
-            source=self.client,
+            source=self.pool,
             publisher=DiscordPublisher(self.bot),
             settings=settings,
             metrics=self.metrics,
             process=self.process_id,
-            instance=await self._instance_id(),
+            instance=instance,
             renderer=self.renderer,
+            work=self.work,
         )
         # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py).
         self.engine.attach_unofficial(UnofficialRaces(self.engine, store, SystemClock()))
         self._sync_watcher(settings)
+        self.heartbeat_loop.change_interval(seconds=heartbeat_period(settings.poll_interval_seconds))
+        self.heartbeat_loop.start()
         self.health = HealthServer(settings.health_host, settings.health_port, self.metrics, self._health_checks())
         await self.health.start()
         self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
@@ -163,10 +211,14 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
+        self.heartbeat_loop.cancel()
+        if self.work is not None:
+            with contextlib.suppress(Exception):
+                await self.work.leave()  # the others take this process's drivers at once
         if self.health is not None:
             await self.health.stop()
-        if self.client is not None:
-            await self.client.__aexit__(None, None, None)
+        if self.pool is not None:
+            await self._close_pool(self.pool)
         if self.store is not None:
             await self.store.close()
         self.renderer.close()
@@ -195,7 +247,9 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         """LIVE_WATCH on: one watcher running beside the poll loop; off: none (every driver polled)."""
         if self.engine is None:
             return
-        wanted = settings.live_watch and not settings.missing_iracing_credentials()
+        # With several processes on one database, one of them runs the watcher.
+        holder = self.work is None or self.work.holds_watcher()
+        wanted = settings.live_watch and not settings.missing_iracing_credentials() and holder
         if wanted and self.watcher is None:
             self.watcher = LiveWatcher(
                 self.engine, self.metrics, SystemClock(), poll_seconds=settings.live_poll_seconds
@@ -206,9 +260,35 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
             self._watcher_stopping = asyncio.create_task(watcher.stop())
         elif self.watcher is not None:
             self.watcher.set_period(settings.live_poll_seconds)
+        if self.watcher is None and self.work is not None and settings.live_watch and not holder:
+            # Another process watches: while its watcher is healthy, the poll here is a safety net.
+            self.engine.attach_live(RemoteLive(self.work))
 
     def live_status(self) -> LiveWatchView:
         return self.watcher.status() if self.watcher is not None else WATCHER_OFF
+
+    # ----- the heartbeat: which processes share the work -----
+
+    async def _beat(self) -> None:
+        if self.work is None:
+            return
+        watcher = self.watcher
+        if watcher is not None:
+            self.work.set_watcher(watcher.status().state, watcher.requests_per_window())
+        else:
+            self.work.set_watcher(None)
+        try:
+            await self.work.beat()
+        except Exception:
+            log.warning("could not refresh the work lease", exc_info=True)
+
+    @tasks.loop(seconds=30)
+    async def heartbeat_loop(self) -> None:
+        await self._beat()
+        stopping = self._watcher_stopping
+        if self.settings is not None and (stopping is None or stopping.done()):
+            # The watcher follows whoever holds it now (a process came or went).
+            self._sync_watcher(self.settings)
 
     # ----- the loop -----
 
@@ -241,29 +321,32 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         settings = await self._build_settings()
         await self._apply_settings(settings, new_client=False)
         self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
+        self.heartbeat_loop.change_interval(seconds=heartbeat_period(settings.poll_interval_seconds))
+        if self.work is not None:
+            self.work.ttl = lease_ttl(settings.poll_interval_seconds)
 
     async def _apply_settings(self, settings: Settings, *, new_client: bool) -> None:
         """Hand new settings (and, for new credentials, a new client) to the engine between cycles."""
         self._redaction.update(settings.secret_values())
         async with self._cycle_lock:
-            old = self.client
+            old = self.pool
             self.settings = settings
             if new_client and self.store is not None:
-                self.client = self._make_client(settings, self.store)
-                await self.client.__aenter__()
-            if self.engine is not None and self.client is not None:
-                self.engine.replace_source(self.client, settings)
+                self.pool = await self._make_pool(settings, self.store)
+                self.client = self.pool.primary
+            if self.engine is not None and self.pool is not None:
+                self.engine.replace_source(self.pool, settings)
             self._sync_watcher(settings)
-            if self.client is not None:
-                self.client.set_interactive_share(settings.iracing_interactive_share)
+            if self.pool is not None:
+                self.pool.set_interactive_share(settings.iracing_interactive_share)
             if new_client and old is not None:
-                await old.__aexit__(None, None, None)
+                await self._close_pool(old)
 
     # ----- Red hooks -----
 
     @commands.Cog.listener()
     async def on_red_api_tokens_update(self, service_name: str, api_tokens: Any) -> None:
-        if service_name not in (IRACING_SERVICE, OWN_SERVICE) or self.store is None:
+        if service_name not in (IRACING_SERVICE, OWN_SERVICE, *EXTRA_ACCOUNT_SERVICES) or self.store is None:
             return
         try:
             settings = await self._build_settings()

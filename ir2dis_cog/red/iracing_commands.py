@@ -30,6 +30,7 @@ from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
 from ir2dis_cog.red.result_view import shown_result
+from ir2dis_cog.red.scale_view import account_lines_of, work_lines_of
 from ir2dis_cog.red.throttle import (
     IRACING_PER_SERVER,
     LASTRACE_PER_MEMBER,
@@ -338,5 +339,7 @@ class IRacingCommands(MixinMeta):
             not_posted=await store.posts.dropped_count(self._guild_id(ctx), since=week_ago),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
             live=self.watcher.status() if self.watcher is not None else WATCHER_OFF,
+            accounts=account_lines_of(self.pool),
+            work=work_lines_of(self.work, now=time.time()),
         )
         await self._reply(ctx, format_status(view, now=time.time()))
