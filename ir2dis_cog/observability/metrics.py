@@ -125,9 +125,6 @@ class Metrics:
         self.digests_sent_total = Counter(
             f"{_PREFIX}_digests_sent", "Weekly digests posted (one per server and week).", registry=r
         )
-        self.live_notices_total = Counter(
-            f"{_PREFIX}_live_notices", "'On track now' notices posted (one per server and race).", registry=r
-        )
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

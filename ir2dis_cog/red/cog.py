@@ -24,16 +24,19 @@ from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.observability.health import HealthChecks, HealthServer
 from ir2dis_cog.observability.logging import RedactionFilter
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.digest import DigestRunner
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
 from ir2dis_cog.poller.ports import SystemClock
 from ir2dis_cog.poller.unofficial import UnofficialRaces
 from ir2dis_cog.poller.work_share import RemoteLive, WorkShare, heartbeat_period, lease_ttl
+from ir2dis_cog.red.embeds import safe_text
 from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.league_commands import LeagueCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
 from ir2dis_cog.red.publisher import DiscordPublisher
+from ir2dis_cog.red.server_commands import ServerCommands
 from ir2dis_cog.render.worker import RenderWorker
 from ir2dis_cog.store import DatabaseConfigError, DatabaseUnavailableError, Store, open_store
 
@@ -44,7 +47,7 @@ IRACING_SERVICE = "iracing"
 OWN_SERVICE = "ir2dis"
 
 
-class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
+class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
     """Posts the iRacing race results of the drivers this server tracks."""
 
     def __init__(self, bot: Red) -> None:
@@ -67,6 +70,7 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         self.pool: AccountPool | None = None
         self.work: WorkShare | None = None
         self.engine: PollEngine | None = None
+        self.digests: DigestRunner | None = None  # each server's weekly digest, checked once a cycle
         self.watcher: LiveWatcher | None = None
         self.health: HealthServer | None = None
         self.renderer = RenderWorker()
@@ -190,6 +194,15 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         )
         # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py).
         self.engine.attach_unofficial(UnofficialRaces(self.engine, store, SystemClock()))
+        self.digests = DigestRunner(
+            store,
+            DiscordPublisher(self.bot),
+            self.metrics,
+            SystemClock(),
+            owner=self.engine.claim_holder,
+            default_timezone=settings.default_timezone,
+            safe=lambda text: safe_text(text, 100),
+        )
         self._sync_watcher(settings)
         self.heartbeat_loop.change_interval(seconds=heartbeat_period(settings.poll_interval_seconds))
         self.heartbeat_loop.start()
@@ -304,6 +317,11 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
             except Exception:
                 log.exception("poll cycle failed")
                 return
+            if self.digests is not None:
+                try:
+                    await self.digests.run_once()
+                except Exception:
+                    log.exception("weekly digests failed")
         self.last_cycle_ok_at = time.time()
 
     @poll_loop.before_loop
@@ -362,6 +380,7 @@ class IRacingCog(LeagueCommands, IRacingCommands, OwnerCommands, commands.Cog):
         requester: Literal["discord_deleted_user", "owner", "user", "user_strict"],
         user_id: int,
     ) -> None:
-        # The store keeps one thing about a user: who added a tracked driver.
+        # The store keeps two things about a user: who added a tracked driver, and their driver links.
         if self.store is not None:
             await self.store.drivers.forget_user(user_id)
+            await self.store.links.forget_user(user_id)  # "this driver is me", in every server

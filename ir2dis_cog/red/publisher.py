@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from ir2dis_cog.core.cards import RaceCard, card_marker
+from ir2dis_cog.core.routing import Mentions
 from ir2dis_cog.poller.ports import ChannelUnavailableError
 from ir2dis_cog.red.embeds import card_to_embed, image_filename
 
@@ -42,6 +43,19 @@ def result_message(card: RaceCard, image: bytes | None) -> dict[str, Any]:
     return {"embed": card_to_embed(card, with_image=True), "file": picture}
 
 
+def allowed_mentions(mentions: Mentions | None) -> discord.AllowedMentions:
+    """Exactly the users and roles of ``mentions`` (none when there are none): never everyone, never
+    a reply, never a name that happens to look like a mention."""
+    if not mentions:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False,
+        users=[discord.Object(u) for u in mentions.users],
+        roles=[discord.Object(r) for r in mentions.roles],
+        replied_user=False,
+    )
+
+
 class DiscordPublisher:
     def __init__(self, bot: Red) -> None:
         self._bot = bot
@@ -64,7 +78,9 @@ class DiscordPublisher:
                 raise ChannelUnavailableError("missing permission: " + ", ".join(missing))
         return channel
 
-    async def publish(self, channel_id: int, card: RaceCard, image: bytes | None = None) -> int:
+    async def publish(
+        self, channel_id: int, card: RaceCard, image: bytes | None = None, mentions: Mentions | None = None
+    ) -> int:
         channel = await self._channel(channel_id)
         me = channel.guild.me
         if image is not None and me is not None and not channel.permissions_for(me).attach_files:
@@ -75,11 +91,28 @@ class DiscordPublisher:
             )
             image = None
         try:
-            message = await channel.send(**result_message(card, image), allowed_mentions=discord.AllowedMentions.none())
+            message = await channel.send(
+                content=mentions.text() if mentions else None,
+                **result_message(card, image),
+                allowed_mentions=allowed_mentions(mentions),
+            )
         except discord.Forbidden:
             raise ChannelUnavailableError("Discord refused the message (missing permission)") from None
         except discord.NotFound:
             raise ChannelUnavailableError("the results channel no longer exists") from None
+        return message.id
+
+    async def publish_notice(self, channel_id: int, title: str, lines: list[str], marker: str) -> int:
+        """A short embed of ours that is no result card (the weekly digest); never a mention."""
+        channel = await self._channel(channel_id)
+        embed = discord.Embed(title=title[:256], description="\n".join(lines)[:4000], colour=discord.Colour.blurple())
+        embed.set_footer(text=marker[:200])
+        try:
+            message = await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.Forbidden:
+            raise ChannelUnavailableError("Discord refused the message (missing permission)") from None
+        except discord.NotFound:
+            raise ChannelUnavailableError("the channel no longer exists") from None
         return message.id
 
     async def find_existing(self, channel_id: int, subsession_id: int) -> int | None:

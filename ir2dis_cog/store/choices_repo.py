@@ -131,6 +131,14 @@ class ChoicesRepo:
         text = ",".join(f"{c}:{validate_id(channels[c], 'channel id')}" for c in CATEGORIES if c in channels)
         await self.set(guild_id, now=now, category_channels=text or None)
 
+    async def with_digest(self) -> list[ServerChoices]:
+        """The servers with a weekly digest on."""
+        rows = await self._db.fetchall(
+            f"SELECT guild_id, {', '.join(_SETTING_COLUMNS)} FROM guild_choices "  # noqa: S608
+            "WHERE digest_channel IS NOT NULL ORDER BY guild_id"
+        )
+        return [_choices(int(r[0]), r[1:]) for r in rows]
+
     async def forget(self, guild_id: int) -> None:
         await self._db.execute("DELETE FROM guild_choices WHERE guild_id = ?", (validate_id(guild_id, "guild id"),))
 
