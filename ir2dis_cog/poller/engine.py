@@ -52,7 +52,7 @@ from .detection import (
 from .outbox import CardLoader, Outbox
 from .ports import Clock, Publisher, Renderer, ResultsSource, SystemClock
 from .report import NO_CYCLE_YET, CycleReport, EngineStatus, Outcome, frozen_counts, log_cycle, status_after
-from .scheduler import DEFAULT_LIMIT, DEFAULT_WINDOW, NetSchedule, Pacer, Scheduler
+from .scheduler import BULK, DEFAULT_LIMIT, DEFAULT_WINDOW, URGENT, NetSchedule, Pacer, Scheduler
 from .work_share import WorkShare
 
 log = logging.getLogger("red.ir2dis.poller")
@@ -264,16 +264,18 @@ class PollEngine:
     def source(self) -> ResultsSource:
         return self._source
 
-    def slot(self) -> AbstractAsyncContextManager[None]:
-        """One iRacing request through the engine's pacer (the watcher shares the budget)."""
-        return self._pacer.slot()
+    def slot(self, *, urgent: bool = False) -> AbstractAsyncContextManager[None]:
+        """One iRacing request through the engine's pacer (the watcher shares the budget); an
+        urgent one (the live watcher's) is let through before the queued per-driver polls."""
+        return self._pacer.slot(URGENT if urgent else BULK)
 
     def hold_until(self, when: float) -> None:
         self._pacer.hold_until(when)
 
-    async def tracked_drivers(self) -> frozenset[int]:
-        """Drivers tracked by a server with a results channel (the only ones worth a post)."""
-        tracking = await self._store.drivers.active_tracking()
+    async def tracked_drivers(self, among: Iterable[int] | None = None) -> frozenset[int]:
+        """Drivers tracked by a server with a results channel (the only ones worth a post); with
+        ``among``, only those of them (one roster), which costs a query on those alone."""
+        tracking = await self._store.drivers.active_tracking(among)
         guild_ids = {g for gs in tracking.values() for g in gs}
         guilds = await self._store.guilds.get_many(guild_ids) if guild_ids else {}
         return frozenset(channel_tracking(tracking, guilds))
@@ -283,7 +285,7 @@ class PollEngine:
         naming every driver it tracks in the race, claimed in the outbox, then the watermarks of
         those pairs moved past it, so the safety net neither posts it again nor counts a miss.
         Returns the servers for which it is settled."""
-        cycle = await self._open_cycle()
+        cycle = await self._open_cycle(among=sub.cust_ids())  # this race's drivers, not everyone's
         s = sub.subsession_id
         ref = RaceRef(int(sub.start_time.timestamp()), s)
         racing = sub.cust_ids() & cycle.tracking.keys()
@@ -351,13 +353,14 @@ class PollEngine:
 
     # --- the cycle -------------------------------------------------------------------------------
 
-    async def _open_cycle(self) -> CycleState:
+    async def _open_cycle(self, among: Iterable[int] | None = None) -> CycleState:
         now = self._clock.now()
-        tracking_all = await self._store.drivers.active_tracking()
+        tracking_all = await self._store.drivers.active_tracking(among)
         guild_ids = {g for gs in tracking_all.values() for g in gs}
         guilds = await self._store.guilds.get_many(guild_ids) if guild_ids else {}
-        self._metrics.tracked_drivers.set(len(tracking_all))
-        self._metrics.guilds.set(sum(1 for g in guilds.values() if g.channel_id is not None))
+        if among is None:  # the gauges count everyone
+            self._metrics.tracked_drivers.set(len(tracking_all))
+            self._metrics.guilds.set(sum(1 for g in guilds.values() if g.channel_id is not None))
         max_age = self._settings.max_post_age_hours * 3600
         return CycleState(
             started_at=now,

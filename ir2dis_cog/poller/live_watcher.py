@@ -235,7 +235,7 @@ class LiveWatcher:
     async def _read_list(self) -> None:
         source = self._source()
         try:
-            async with self._engine.slot():
+            async with self._engine.slot(urgent=True):
                 await self._request("live_list")
                 races = await source.get_live_races()
         except Exception as exc:
@@ -251,20 +251,19 @@ class LiveWatcher:
         self._metrics.live_races_watched.set(watched_now(self._watches))
 
     async def _read_rosters(self, subsession_ids: Iterable[int]) -> None:
-        tracked = await self._engine.tracked_drivers()
         queue = list(subsession_ids)
         queue.reverse()  # pop() from the end keeps the oldest start first
 
         async def worker() -> None:
             while queue:
-                await self._roster(queue.pop(), tracked)
+                await self._roster(queue.pop())
 
         await asyncio.gather(*(worker() for _ in range(WORKERS)))
 
-    async def _roster(self, subsession_id: int, tracked: frozenset[int]) -> None:
+    async def _roster(self, subsession_id: int) -> None:
         source = self._source()
         try:
-            async with self._engine.slot():
+            async with self._engine.slot(urgent=True):
                 await self._request("roster")
                 entries = await source.get_roster(subsession_id)
         except Exception as exc:
@@ -273,13 +272,15 @@ class LiveWatcher:
             self._failed("roster", exc, subsession_id=subsession_id)
             return
         self._roster_failures = 0
+        # Who of this field is tracked: a query on its few drivers (not all tracking, per roster).
+        tracked = await self._engine.tracked_drivers(e.cust_id for e in entries) if entries else frozenset()
         w = on_roster(self._watches[subsession_id], (e.cust_id for e in entries), tracked, self._clock.now())
         self._watches[subsession_id] = w
 
     async def _read_results(self) -> None:
         for sid in results_due(self._watches, self._clock.now()):
             try:
-                async with self._engine.slot():
+                async with self._engine.slot(urgent=True):
                     await self._request("results")
                     sub: Subsession | None = await self._source().get_subsession(sid)
             except NotFoundError:

@@ -11,6 +11,8 @@ over the rate-limit window the client reports, so a steady state never sees a 42
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -220,8 +222,49 @@ class Scheduler:
         self._expected_subsessions = 0.7 * self._expected_subsessions + 0.3 * count
 
 
+class _Gate:
+    """A lock whose waiters go by rank, then in order of arrival: the live watcher's few,
+    time-bound requests pass the safety net's bulk polls queued before them."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    async def acquire(self, rank: int) -> None:
+        if not self._held and not self._waiting:
+            self._held = True
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (rank, next(self._arrivals), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the gate just as it was cancelled: pass it on
+            else:
+                self._waiting = [w for w in self._waiting if w[2] is not future]
+                heapq.heapify(self._waiting)
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the gate stays held, by the next waiter now
+                return
+        self._held = False
+
+
+URGENT, BULK = 0, 1  # Pacer.slot ranks: the live watcher's requests, everything else
+
+
 class Pacer:
-    """Gates every iRacing request: at most one waits at a time, so the spacing holds."""
+    """Gates every iRacing request: at most one waits at a time, so the spacing holds.
+
+    An urgent request (the live watcher's: a few a minute, each holding up a post) waits only
+    for the request in front, not for the queue of per-driver polls.
+    """
 
     def __init__(
         self,
@@ -237,7 +280,7 @@ class Pacer:
         self._window = window
         self._reserve = reserve
         self._margin = margin
-        self._lock = asyncio.Lock()
+        self._gate = _Gate()
         self._in_flight = 0
         self._last_start: float | None = None
         self._blocked_until = 0.0
@@ -248,8 +291,9 @@ class Pacer:
         self._blocked_until = max(self._blocked_until, when + self._margin)
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._lock:
+    async def slot(self, rank: int = BULK) -> AsyncIterator[None]:
+        await self._gate.acquire(rank)
+        try:
             while True:
                 wait = pacing_delay(
                     self._budget(),
@@ -267,6 +311,8 @@ class Pacer:
             self._in_flight += 1
             self._last_start = self._clock.now()
             self.requests += 1
+        finally:
+            self._gate.release()
         try:
             yield
         finally:

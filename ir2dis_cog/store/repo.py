@@ -176,9 +176,19 @@ class TrackedDriverRepo:
         )
         return row is not None
 
-    async def active_tracking(self) -> dict[int, frozenset[int]]:
-        """Every actively tracked cust_id with the guilds that track it."""
-        rows = await self._db.fetchall("SELECT cust_id, guild_id FROM tracked_driver WHERE active = 1")
+    async def active_tracking(self, cust_ids: Iterable[int] | None = None) -> dict[int, frozenset[int]]:
+        """Every actively tracked cust_id with the guilds that track it (only these drivers', if given:
+        the live watcher asks about one race's field, not about every server's list)."""
+        if cust_ids is None:
+            rows = await self._db.fetchall("SELECT cust_id, guild_id FROM tracked_driver WHERE active = 1")
+        else:
+            rows = []
+            for chunk in _chunks(sorted({validate_id(c, "cust_id") for c in cust_ids})):
+                rows += await self._db.fetchall(
+                    "SELECT cust_id, guild_id FROM tracked_driver "  # noqa: S608 - placeholders only
+                    f"WHERE active = 1 AND cust_id IN ({_marks(len(chunk))})",
+                    chunk,
+                )
         guilds: defaultdict[int, set[int]] = defaultdict(set)
         for cust_id, guild_id in rows:
             guilds[int(cust_id)].add(int(guild_id))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 
 from ir2dis_cog.iracing.ratelimit import RateBudget
 from ir2dis_cog.poller.scheduler import (
+    BULK,
     DAY,
+    URGENT,
     DriverTiming,
     Pacer,
     Scheduler,
@@ -153,3 +156,30 @@ async def test_pacer_keeps_a_window_within_its_limit() -> None:
     gaps = [b - a for a, b in itertools.pairwise(sent[1:])]
     assert min(gaps) > window / limit / 3
     assert pacer.requests == 100
+
+
+async def test_urgent_requests_pass_the_queued_bulk_ones_and_nothing_is_lost() -> None:
+    """The live watcher's request waits for the one in front, not for the per-driver polls queued
+    before it; among equals the order of arrival holds, and a waiter cancelled in the queue
+    leaves the gate to the others."""
+    clock = ManualClock(NOW)
+    limit, window = 12, 60.0  # 5 s between requests
+    state = {"budget": RateBudget(limit, limit, NOW + window)}
+    pacer = Pacer(lambda: state["budget"], clock, window=window, reserve=0, margin=0.0)
+    order: list[str] = []
+
+    async def request(name: str, rank: int) -> None:
+        async with pacer.slot(rank):
+            order.append(name)
+            remaining = state["budget"].remaining or 0
+            state["budget"] = RateBudget(limit, remaining - 1, NOW + window)
+
+    bulk = [asyncio.create_task(request(f"poll{i}", BULK)) for i in range(5)]
+    dropped = asyncio.create_task(request("dropped", BULK))
+    urgent = asyncio.create_task(request("live", URGENT))
+    # poll0 goes at once; poll1 takes the gate for its 5 s wait; the rest queue, "live" first.
+    await asyncio.sleep(0)
+    dropped.cancel()
+    await asyncio.gather(*bulk, urgent, dropped, return_exceptions=True)
+    assert order == ["poll0", "poll1", "live", "poll2", "poll3", "poll4"]
+    assert pacer.requests == 6

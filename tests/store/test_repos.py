@@ -43,6 +43,17 @@ async def test_track_is_idempotent_and_untrack_is_soft(store: Store) -> None:
     assert len(await store.drivers.active_tracking()) == 2
 
 
+async def test_active_tracking_of_some_drivers_only(store: Store) -> None:
+    """The live watcher asks about one race's field: those drivers' servers, the untracked left out."""
+    for guild, cust in ((1, 500), (2, 500), (1, 600), (3, 700)):
+        await store.drivers.track(guild, cust, f"D {cust}", None, now=1)
+    await store.drivers.untrack(3, 700)
+    assert await store.drivers.active_tracking([500, 700, 999]) == {500: frozenset({1, 2})}
+    assert await store.drivers.active_tracking([]) == {}
+    many = list(range(1_000, 3_000)) + [600]  # more than one IN list holds
+    assert await store.drivers.active_tracking(many) == {600: frozenset({1})}
+
+
 async def test_forget_user_removes_created_by_only(store: Store) -> None:
     await store.drivers.track(1, 500, "A", 77, now=1)
     await store.drivers.track(1, 501, "B", 78, now=1)
