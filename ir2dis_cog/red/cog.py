@@ -25,6 +25,7 @@ from ir2dis_cog.observability.health import HealthChecks, HealthServer
 from ir2dis_cog.observability.logging import RedactionFilter
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.digest import DigestRunner
+from ir2dis_cog.poller.e2e_clock import digest_clock
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
 from ir2dis_cog.poller.ports import SystemClock
@@ -198,7 +199,7 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             store,
             DiscordPublisher(self.bot),
             self.metrics,
-            SystemClock(),
+            digest_clock(os.environ),  # the system clock; only the e2e test moves it (poller/e2e_clock.py)
             owner=self.engine.claim_holder,
             default_timezone=settings.default_timezone,
             safe=lambda text: safe_text(text, 100),

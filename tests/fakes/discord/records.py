@@ -29,6 +29,21 @@ class Message:
     def ephemeral(self) -> bool:
         return bool(self.flags & EPHEMERAL)
 
+    @property
+    def allowed_mentions(self) -> dict[str, Any] | None:
+        """The ``allowed_mentions`` the bot sent with this message (None: it sent none)."""
+        value = self.payload.get("allowed_mentions")
+        return dict(value) if value is not None else None
+
+    @property
+    def pinged_users(self) -> tuple[int, ...]:
+        """The users this message pinged (Discord's ``mentions``)."""
+        return tuple(int(u["id"]) for u in self.payload.get("mentions") or ())
+
+    @property
+    def pinged_roles(self) -> tuple[int, ...]:
+        return tuple(int(r) for r in self.payload.get("mention_roles") or ())
+
     def text(self) -> str:
         """Content plus every embed's visible text, for loose assertions."""
         parts = [self.content]

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .protocol import OPT_BOOLEAN, OPT_INTEGER, OPT_NUMBER, OPT_SUB_COMMAND, OPT_SUB_GROUP
+
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+
+def pinged(content: str, allowed_mentions: Mapping[str, Any] | None) -> tuple[list[int], list[int], bool]:
+    """Whom a message's content pings under its ``allowed_mentions``, as Discord decides it.
+
+    Without ``allowed_mentions`` every mention in the content pings; with it, a user (role) pings
+    when ``parse`` holds "users" ("roles") or its id is listed, and @everyone only with "everyone".
+    Returns (user ids, role ids, everyone), in the content's order.
+    """
+    parse = set(allowed_mentions.get("parse") or ()) if allowed_mentions is not None else {"users", "roles", "everyone"}
+    users_ok = {int(u) for u in (allowed_mentions or {}).get("users") or ()}
+    roles_ok = {int(r) for r in (allowed_mentions or {}).get("roles") or ()}
+    users = [
+        u for u in dict.fromkeys(int(m) for m in _USER_MENTION.findall(content)) if "users" in parse or u in users_ok
+    ]
+    roles = [
+        r for r in dict.fromkeys(int(m) for m in _ROLE_MENTION.findall(content)) if "roles" in parse or r in roles_ok
+    ]
+    everyone = "everyone" in parse and ("@everyone" in content or "@here" in content)
+    return users, roles, everyone
 
 
 def validate_message_body(body: Mapping[str, Any], *, has_files: bool = False) -> str | None:

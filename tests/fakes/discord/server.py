@@ -127,8 +127,10 @@ class FakeDiscord:
         return self.state.add_channel(guild_id, name, channel_id=channel_id)
 
     @operation
-    def add_role(self, guild_id: int, name: str, permissions: Iterable[str] | int = ()) -> int:
-        return self.state.add_role(guild_id, name, permissions)
+    def add_role(
+        self, guild_id: int, name: str, permissions: Iterable[str] | int = (), *, mentionable: bool = False
+    ) -> int:
+        return self.state.add_role(guild_id, name, permissions, mentionable=mentionable)
 
     @operation
     def add_member(

@@ -37,7 +37,7 @@ from .protocol import (
     FakeError,
 )
 from .records import CommandSync, InteractionReply, Message, RequestRecord, StalledRequest
-from .rules import build_command_options, leaf_options, validate_message_body
+from .rules import build_command_options, leaf_options, pinged, validate_message_body
 from .world import Guild, Interaction
 
 if TYPE_CHECKING:
@@ -122,10 +122,15 @@ class FakeDiscordState:
         self.touch()
         return gid
 
-    def add_role(self, guild_id: int, name: str, permissions: Iterable[str] | int = ()) -> int:
+    def add_role(
+        self, guild_id: int, name: str, permissions: Iterable[str] | int = (), *, mentionable: bool = False
+    ) -> int:
         g = self.guilds[guild_id]
         rid = self.next_id()
-        g.roles[rid] = payloads.role(rid, name, permission_bits(permissions), len(g.roles))
+        g.roles[rid] = {
+            **payloads.role(rid, name, permission_bits(permissions), len(g.roles)),
+            "mentionable": mentionable,
+        }
         self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": g.roles[rid]})
         self.touch()
         return rid
@@ -254,17 +259,21 @@ class FakeDiscordState:
         mid = self.next_id()
         ref = body.get("message_reference")
         embeds = [{"type": "rich", **e} for e in body.get("embeds") or []]
+        content = body.get("content") or ""
+        allowed = body.get("allowed_mentions")
+        users, roles, everyone = pinged(content, allowed)
         return {
             "id": str(mid),
             "channel_id": str(channel_id),
             "author": self.users[author_id],
-            "content": body.get("content") or "",
+            "content": content,
             "timestamp": payloads.iso(time.time()),
             "edited_timestamp": None,
             "tts": bool(body.get("tts")),
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
+            # Who was pinged, as Discord works it out from the content and allowed_mentions.
+            "mention_everyone": everyone,
+            "mentions": [self.users[u] for u in users if u in self.users],
+            "mention_roles": [str(r) for r in roles],
             "attachments": [
                 {"id": str(self.next_id()), "filename": name, "size": 0, "url": "", "proxy_url": ""}
                 for name in attachments
@@ -275,6 +284,8 @@ class FakeDiscordState:
             "flags": int(body.get("flags") or 0),
             "components": body.get("components") or [],
             **({"message_reference": {**ref, "channel_id": str(channel_id)}} if ref else {}),
+            # Not in Discord's message object: what the sender asked for, kept for tests to check.
+            **({"allowed_mentions": allowed} if allowed is not None else {}),
         }
 
     def user_message(self, channel_id: int, author_id: int, content: str) -> int:

@@ -20,6 +20,7 @@ from tests.fakes.discord import (
     compute_permissions,
     validate_message_body,
 )
+from tests.fakes.discord.rules import pinged
 
 GUILD, BOT, OWNER, USER = 10, 20, 30, 40
 ROLES = {
@@ -166,6 +167,35 @@ async def test_messages_history_permissions_and_limits(fake: FakeDiscord, http: 
         assert r.status == 200
     last = fake.messages(cid)[-1]
     assert last.content == "with file" and last.payload["attachments"][0]["filename"] == "card.png"
+
+
+def test_pings_follow_allowed_mentions_as_discord_decides_them() -> None:
+    content = "<@1> <@!2> <@&7> @everyone <@1>"
+    assert pinged(content, None) == ([1, 2], [7], True)  # no allowed_mentions: every mention pings
+    assert pinged(content, {"parse": []}) == ([], [], False)
+    assert pinged(content, {"parse": [], "users": ["2"], "roles": []}) == ([2], [], False)
+    assert pinged(content, {"parse": ["roles"], "users": [1]}) == ([1], [7], False)
+    assert pinged("no mentions", {"parse": ["users", "roles", "everyone"]}) == ([], [], False)
+
+
+async def test_a_message_keeps_what_it_pinged_and_its_allowed_mentions(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    gid = fake.add_guild()
+    cid = fake.add_channel(gid, "results")
+    pat = fake.add_member(gid, name="Pat")
+    fans = fake.add_role(gid, "fans", mentionable=True)
+    allowed = {"parse": [], "users": [str(pat)], "roles": [], "replied_user": False}
+    body = {"content": f"<@{pat}> <@{fake.owner_id}> <@&{fans}>", "allowed_mentions": allowed}
+    async with http.post(f"/api/v10/channels/{cid}/messages", json=body) as r:
+        assert r.status == 200
+        assert [u["id"] for u in (await r.json())["mentions"]] == [str(pat)]
+    async with http.post(f"/api/v10/channels/{cid}/messages", json={"content": f"<@{pat}>"}) as r:
+        assert r.status == 200
+    first, second = fake.messages(cid)
+    assert first.allowed_mentions == allowed and first.pinged_users == (pat,) and first.pinged_roles == ()
+    assert second.allowed_mentions is None and second.pinged_users == (pat,)
+    assert fake.state.guilds[gid].roles[fans]["mentionable"] is True
 
 
 async def test_injected_faults_answer_like_discord_then_stop(fake: FakeDiscord, http: aiohttp.ClientSession) -> None:
