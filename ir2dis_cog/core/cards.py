@@ -21,11 +21,19 @@ from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult, lice
 CARD_VERSION = 1
 MISSING = "—"
 RESULTS_URL = "https://members-ng.iracing.com/racing/results-stats/results?subsessionid={id}"
+# A league's page on the members' site, which holds its seasons' standings. Reported, not
+# documented: other projects link to it in this form; neither the data API nor the recorded
+# answers name a page of one season's standings, so the card links the league's page.
+LEAGUE_URL = "https://members.iracing.com/membersite/member/LeagueView.do?league={id}"
 # An embed shows at most 25 fields and 6,000 characters, so a card keeps no more cars or
 # drivers than that could ever show, and only counts the rest: the stored JSON stays small
 # (well under the 64 KiB of a MySQL TEXT column) however many drivers a server tracks.
 MAX_ENTRIES = 25
 MAX_DRIVERS = 60
+# The top of the order on an unofficial race's card: a few cars, or for a league the server
+# follows the whole field up to as many cars as an embed could show (the rest is counted).
+FIELD_TOP = 5
+MAX_FIELD = 25
 
 # English names on purpose: strftime's %a/%b follow the process locale.
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -92,6 +100,22 @@ class EntryLine:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldLine:
+    """One car of the top of the order (unofficial races): whoever drove it, tracked or not."""
+
+    finish_position: int | None
+    name: str  # the driver, or the team in a team race
+    car_name: str
+    class_name: str
+    laps_complete: int
+    interval: float | None  # seconds behind the winner; None for the winner, lapped or unknown
+    laps_down: int
+    reason_out: str
+    champ_points: int | None
+    tracked: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RaceCard:
     subsession_id: int
     series_name: str
@@ -108,6 +132,21 @@ class RaceCard:
     team_event: bool
     entries: tuple[EntryLine, ...]
     more_drivers: int = 0  # tracked drivers in this race beyond the entries kept
+    # Unofficial races (all absent on an official one, and on cards stored before they existed).
+    kind: str = "official"  # official, hosted or league (Subsession.kind)
+    league_id: int | None = None
+    league_name: str | None = None
+    league_season_id: int | None = None
+    league_season_name: str | None = None
+    session_name: str | None = None
+    host_name: str | None = None
+    cars: tuple[str, ...] = ()  # the cars raced, in order of their best finish
+    field: tuple[FieldLine, ...] = ()  # the top of the order
+    more_field: int = 0  # cars beyond the top of the order kept
+
+    @property
+    def unofficial(self) -> bool:
+        return self.kind != "official"
 
     @property
     def driver_count(self) -> int:
@@ -143,6 +182,21 @@ def results_url(subsession_id: int) -> str:
     return RESULTS_URL.format(id=int(subsession_id))
 
 
+def league_url(league_id: int) -> str:
+    return LEAGUE_URL.format(id=int(league_id))
+
+
+def ratings_changed(driver: DriverLine) -> bool:
+    """Whether the payload says this race moved the driver's iRating or safety rating (an
+    unofficial race changes neither, so its card shows them only when it did)."""
+    pairs = (
+        (driver.old_irating, driver.new_irating),
+        (driver.old_sub_level, driver.new_sub_level),
+        (driver.old_license_level, driver.new_license_level),
+    )
+    return any(old is not None and new is not None and old != new for old, new in pairs)
+
+
 # --- JSON codec (explicit per class: the format is stored, so it must not drift silently) -----
 
 
@@ -150,10 +204,10 @@ def _encode(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if value is None:
-            continue
+        if value is None or (f.default is not NO_DEFAULT and value == f.default):
+            continue  # a default reads back as itself: an official card is stored as before
         if isinstance(value, tuple):
-            value = [_encode(item) for item in value]
+            value = [_encode(item) if isinstance(item, (EntryLine, DriverLine, FieldLine)) else item for item in value]
         elif isinstance(value, TeamLine):
             value = _encode(value)
         out[f.name] = value
@@ -191,18 +245,24 @@ def _decode_entry(raw: Mapping[str, Any]) -> EntryLine:
 def _decode_card(raw: Mapping[str, Any]) -> RaceCard:
     values = _plain(RaceCard, raw)
     values["entries"] = tuple(_decode_entry(e) for e in raw["entries"])
+    values["cars"] = tuple(str(c) for c in raw.get("cars", ()))
+    values["field"] = tuple(FieldLine(**_plain(FieldLine, f)) for f in raw.get("field", ()))
     return RaceCard(**values)
 
 
 # --- building ---------------------------------------------------------------------------------
 
 
-def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str) -> RaceCard:
+def build_card(
+    subsession: Subsession, tracked: Mapping[int, str], timezone: str, *, whole_field: bool = False
+) -> RaceCard:
     """The card for one server: every car of this race that carries a driver the server tracks.
 
     ``tracked`` maps cust_id -> the display name the server stored (iRacing's name is the
     fallback when that is blank). ``timezone`` is an IANA name; an unknown one falls back to UTC
-    rather than keeping a finished race from being posted.
+    rather than keeping a finished race from being posted. An unofficial race's card also keeps
+    the top of the order: ``FIELD_TOP`` cars, or with ``whole_field`` (the server follows the
+    league) up to ``MAX_FIELD``.
     """
     entries: list[EntryLine] = []
     kept_drivers = more_drivers = 0
@@ -229,6 +289,8 @@ def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str
             entries.append(_entry_line(subsession, row, team, drivers))
             kept_drivers += len(drivers)
     start = subsession.start_time
+    unofficial = subsession.kind != "official"
+    field = field_lines(subsession, tracked, MAX_FIELD if whole_field else FIELD_TOP) if unofficial else ()
     return RaceCard(
         subsession_id=subsession.subsession_id,
         series_name=subsession.series_name,
@@ -245,7 +307,46 @@ def build_card(subsession: Subsession, tracked: Mapping[int, str], timezone: str
         team_event=subsession.team_event,
         entries=tuple(entries),
         more_drivers=more_drivers,
+        kind=subsession.kind,
+        league_id=subsession.league_id,
+        league_name=subsession.league_name,
+        league_season_id=subsession.league_season_id,
+        league_season_name=subsession.league_season_name,
+        session_name=subsession.session_name,
+        host_name=subsession.host_name,
+        cars=tuple(dict.fromkeys(r.car_name for r in subsession.results if r.car_name)) if unofficial else (),
+        field=field,
+        more_field=max(0, len(subsession.results) - len(field)) if unofficial else 0,
     )
+
+
+def field_lines(subsession: Subsession, tracked: Mapping[int, str], limit: int) -> tuple[FieldLine, ...]:
+    """The first ``limit`` cars of the race in finishing order, tracked or not."""
+    rows = subsession.results[: max(0, limit)]
+    winner_laps = subsession.results[0].laps_complete if subsession.results else 0
+    out: list[FieldLine] = []
+    for row in rows:
+        members = row.drivers if isinstance(row, TeamResult) else (row,)
+        is_tracked = any(d.cust_id in tracked for d in members)
+        if isinstance(row, TeamResult):
+            name = row.display_name
+        else:
+            name = (tracked.get(row.cust_id) or "").strip() or row.display_name
+        out.append(
+            FieldLine(
+                finish_position=row.finish_position,
+                name=name,
+                car_name=row.car_name,
+                class_name=row.car_class_short_name or row.car_class_name,
+                laps_complete=row.laps_complete,
+                interval=row.interval,
+                laps_down=max(0, winner_laps - row.laps_complete),
+                reason_out=row.reason_out,
+                champ_points=row.champ_points,
+                tracked=is_tracked,
+            )
+        )
+    return tuple(out)
 
 
 def driver_line(d: DriverResult, tracked: Mapping[int, str]) -> DriverLine:
@@ -376,6 +477,18 @@ def format_safety(old_level: int | None, old_sub: int | None, new_level: int | N
 
 def format_number(value: int | None) -> str:
     return _num(value)
+
+
+def format_gap(seconds: float | None, laps_down: int) -> str:
+    """Behind the winner: ``+3.756s``, ``+1:02.345``, ``+2 laps``."""
+    if laps_down > 0:
+        return f"+{laps_down} lap" if laps_down == 1 else f"+{laps_down} laps"
+    if seconds is None:
+        return MISSING
+    if seconds < 60:
+        millis = round(seconds * 10_000) // 10
+        return f"+{millis // 1000}.{millis % 1000:03d}s"
+    return f"+{format_lap(seconds)}"
 
 
 def _num(value: int | None) -> str:

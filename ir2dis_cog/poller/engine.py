@@ -57,7 +57,12 @@ from .work_share import WorkShare
 
 log = logging.getLogger("red.ir2dis.poller")
 
-CardBuilder = Callable[[Subsession, Mapping[int, str], str], RaceCard]
+class CardBuilder(Protocol):
+    """``core.cards.build_card``: ``whole_field`` when the server follows the race's league."""
+
+    def __call__(
+        self, subsession: Subsession, tracked: Mapping[int, str], timezone: str, *, whole_field: bool = False
+    ) -> RaceCard: ...
 _FINISH_MEMORY = 20_000  # subsession -> when it finished, for watermarks of races not fetched again
 
 
@@ -344,7 +349,10 @@ class PollEngine:
         needed = [g for g in guilds if g not in settled]
         if age(ref, cycle.oldest_postable, finished_at=finished) == "young":
             oks = await asyncio.gather(
-                *(self._post_once(cycle, g, ref, sub, audience.get(g, frozenset())) for g in needed)
+                *(
+                    self._post_once(cycle, g, ref, sub, audience.get(g, frozenset()), whole_field=g in followed)
+                    for g in needed
+                )
             )
         else:
             oks = [await self._outbox.too_old(cycle, g, ref, finished_at=finished) for g in needed]
@@ -528,17 +536,31 @@ class PollEngine:
                 cycle.posts[(g, ref.subsession_id)] = asyncio.create_task(self._post(cycle, g, ref, sub, audience[g]))
 
     def _post_once(
-        self, cycle: CycleState, guild_id: int, ref: RaceRef, sub: Subsession, drivers: frozenset[int]
+        self,
+        cycle: CycleState,
+        guild_id: int,
+        ref: RaceRef,
+        sub: Subsession,
+        drivers: frozenset[int],
+        *,
+        whole_field: bool = False,
     ) -> asyncio.Future[bool]:
         key = (guild_id, ref.subsession_id)
         task = cycle.posts.get(key)
         if task is None:
-            task = asyncio.create_task(self._post(cycle, guild_id, ref, sub, drivers))
+            task = asyncio.create_task(self._post(cycle, guild_id, ref, sub, drivers, whole_field=whole_field))
             cycle.posts[key] = task
         return asyncio.shield(task)
 
     async def _post(
-        self, cycle: CycleState, guild_id: int, ref: RaceRef, sub: Subsession, drivers: frozenset[int]
+        self,
+        cycle: CycleState,
+        guild_id: int,
+        ref: RaceRef,
+        sub: Subsession,
+        drivers: frozenset[int],
+        *,
+        whole_field: bool = False,
     ) -> bool:
         """Claim, publish, record one (guild, subsession). True once it is settled for this cycle."""
         s = ref.subsession_id
@@ -550,7 +572,7 @@ class PollEngine:
             shown = {row.cust_id: row.display_name for _, row in sub.driver_rows() if row.cust_id in drivers}
             tracked = {c: names.get(c) or shown.get(c) or str(c) for c in sorted(drivers)}
             zone = cfg.timezone or self._settings.default_timezone
-            card = self._build_card(sub, tracked, zone)
+            card = self._build_card(sub, tracked, zone, whole_field=whole_field)
             card_json = card.to_json()
         except Exception:
             log.exception("could not build a result card", extra={"subsession_id": s, "guild_id": guild_id})
@@ -561,7 +583,7 @@ class PollEngine:
             return True  # this server's filters keep it out: decided, logged and counted once
         image, image_json = None, None
         if cfg.post_style == "image":
-            image = await self._image_card(cycle, guild_id, sub, tracked, zone)
+            image = await self._image_card(cycle, guild_id, sub, tracked, zone, whole_field=whole_field)
             if image is not None:
                 image, image_json = fit_for_storage(image)
         finished = self._finished.get(s, self._now())
@@ -569,13 +591,20 @@ class PollEngine:
         return await self._routes.post(cycle, pending, card, image, sub)
 
     async def _image_card(
-        self, cycle: CycleState, guild_id: int, sub: Subsession, tracked: Mapping[int, str], zone: str
+        self,
+        cycle: CycleState,
+        guild_id: int,
+        sub: Subsession,
+        tracked: Mapping[int, str],
+        zone: str,
+        *,
+        whole_field: bool = False,
     ) -> ImageCard | None:
         """The picture's data; without its chart when the chart data cannot be had, None when it
         cannot be built (the post then goes out as an embed alone)."""
         chart = await self._chart(cycle, sub.subsession_id)
         try:
-            image = build_image_card(sub, tracked, zone, chart, race_kind(sub))
+            image = build_image_card(sub, tracked, zone, chart, race_kind(sub), whole_field=whole_field)
         except Exception as exc:
             self._outbox.picture_failed(guild_id, sub.subsession_id, "build", type(exc).__name__, exc_info=exc)
             return None

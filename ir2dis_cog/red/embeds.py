@@ -7,24 +7,29 @@ clipped so that an escape is never cut in half.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 
 import discord
-from discord.utils import escape_markdown, escape_mentions
+from discord.utils import escape_mentions
 
 from ir2dis_cog.core.cards import (
     MISSING,
     DriverLine,
     EntryLine,
+    FieldLine,
     RaceCard,
     card_marker,
     format_gain,
+    format_gap,
     format_irating,
     format_lap,
     format_number,
     format_position,
     format_safety,
+    league_url,
+    ratings_changed,
     results_url,
 )
 
@@ -36,6 +41,12 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 TOTAL_LIMIT = 6000
+AUTHOR_LIMIT = 256
+
+# The unofficial race's description keeps this much room for the top of the order, so the
+# tracked drivers' fields still fit in the embed's 6,000 characters.
+FIELD_TEXT_LIMIT = 2000
+CARS_TEXT_LIMIT = 300
 
 # A name inside a field value is kept short so a field holds several drivers.
 NAME_IN_VALUE_LIMIT = 96
@@ -57,24 +68,14 @@ def _flatten(raw: str) -> str:
     return " ".join(spaced.split())
 
 
-def _escape_brackets(escaped: str) -> str:
-    """Escape every ``[`` that is still live: escape_markdown escapes only the first of
-    several masked links in one text (its pattern is greedy), the next would stay clickable."""
-    out: list[str] = []
-    i = 0
-    while i < len(escaped):
-        if escaped[i] == "\\" and i + 1 < len(escaped):
-            out.append(escaped[i : i + 2])  # an escape pair stays as it is
-            i += 2
-            continue
-        out.append("\\[" if escaped[i] == "[" else escaped[i])
-        i += 1
-    return "".join(out)
+# discord.py's escape_markdown also matches a whole masked link as one piece, greedily: with two
+# links in one text, everything between them (bold, spoilers, a third link) was left live. So the
+# same characters are escaped one by one here, ``[`` included, and no link is special.
+_MARKDOWN = re.compile(r"(?P<markdown>[_\\~|*`\[]|^>(?:>>)?\s|^#{1,3}|^\s*-)", re.MULTILINE)
 
 
 def _escape(text: str) -> str:
-    # ignore_links=False: a "link" inside a name is escaped like any other text.
-    return escape_mentions(_escape_brackets(escape_markdown(text, ignore_links=False)))
+    return escape_mentions(_MARKDOWN.sub(lambda m: "\\" + m.group("markdown"), text))
 
 
 def safe_text(raw: str, limit: int) -> str:
@@ -113,11 +114,80 @@ def _description(card: RaceCard) -> str:
     if card.track_config:
         track += f" · {safe_text(card.track_config, 300)}"
     when = f"<t:{card.start_epoch}:f> · {safe_text(card.start_local, 100)}"
-    facts = ["Official" if card.official else "Unofficial", f"SOF {format_number(card.event_sof)}"]
+    facts = ["Official" if card.official else "Unofficial"]
+    if card.official or card.event_sof is not None:  # a hosted race seldom has one: no dash then
+        facts.append(f"SOF {format_number(card.event_sof)}")
     if card.split_number is not None and card.num_splits > 0:
         facts.append(f"Split {card.split_number} of {card.num_splits}")
     facts.append(f"Field {card.field_size}")
-    return _clip("\n".join((track, when, " · ".join(facts))), DESCRIPTION_LIMIT)
+    lines = [track, when]
+    if card.unofficial:
+        lines += _unofficial_lines(card)
+    lines.append(" · ".join(facts))
+    if card.league_id is not None and card.kind == "league":
+        lines.append(f"[League standings]({league_url(card.league_id)})")
+    if card.field:
+        lines += ["", _field_text(card)]
+    return _clip("\n".join(lines), DESCRIPTION_LIMIT)
+
+
+def _title(card: RaceCard) -> str:
+    """An unofficial race is known by its session's name; an official one by its series."""
+    if card.unofficial and card.session_name:
+        return safe_text(card.session_name, TITLE_LIMIT)
+    return safe_text(card.series_name or ("League race" if card.kind == "league" else "Hosted race"), TITLE_LIMIT)
+
+
+def _author(card: RaceCard) -> str | None:
+    """What kind of race it is, above the title: the league and its season, or "Hosted"."""
+    if card.kind == "league":
+        league = safe_text(card.league_name or "League race", 150)
+        season = f" · {safe_text(card.league_season_name, 90)}" if card.league_season_name else ""
+        return _clip(f"{league}{season}", AUTHOR_LIMIT)
+    if card.kind == "hosted":
+        return "Hosted session"
+    return None
+
+
+def _unofficial_lines(card: RaceCard) -> list[str]:
+    lines = []
+    if card.host_name:
+        lines.append(f"Host: {safe_text(card.host_name, NAME_IN_VALUE_LIMIT)}")
+    if card.cars:
+        label = "Car" if len(card.cars) == 1 else "Cars"
+        lines.append(_clip(f"{label}: " + ", ".join(safe_text(c, 120) for c in card.cars), CARS_TEXT_LIMIT))
+    return lines
+
+
+def _field_row(card: RaceCard, row: FieldLine, leader: bool) -> str:
+    name = safe_text(row.name, NAME_IN_VALUE_LIMIT)
+    parts = [f"`{format_position(row.finish_position):>3}` " + (f"**{name}**" if row.tracked else name)]
+    parts.append(safe_text(row.class_name if card.multiclass else row.car_name, 64))
+    if row.reason_out.strip().lower() != "running":
+        parts.append(f"out: {safe_text(row.reason_out, 40) or MISSING}")
+    else:
+        parts.append(f"{row.laps_complete} laps" if leader else format_gap(row.interval, row.laps_down))
+    if row.champ_points is not None:
+        parts.append(f"{row.champ_points} pts")
+    return " · ".join(parts)
+
+
+def _field_text(card: RaceCard) -> str:
+    """The top of the order, as many rows as fit, then "…and N more" with the full results."""
+    head = "**Top of the order**" if card.more_field else "**Results**"
+    rows = [_field_row(card, row, i == 0) for i, row in enumerate(card.field)]
+    text = head
+    for i, row in enumerate(rows):
+        left = len(rows) - i - 1 + card.more_field
+        candidate = f"{text}\n{row}"
+        if len(candidate) + (len(_field_more(left, card)) if left else 0) > FIELD_TEXT_LIMIT:
+            return text + _field_more(len(rows) - i + card.more_field, card)
+        text = candidate
+    return text + (_field_more(card.more_field, card) if card.more_field else "")
+
+
+def _field_more(count: int, card: RaceCard) -> str:
+    return f"\n{ELLIPSIS}and {count} more: [full results]({results_url(card.subsession_id)})"
 
 
 def _shown_position(card: RaceCard, entry: EntryLine) -> int | None:
@@ -177,23 +247,38 @@ def _rating_line(driver: DriverLine) -> str:
     )
 
 
-def _driver_block(driver: DriverLine, *, with_name: bool) -> str:
+def _unofficial_rating_line(driver: DriverLine) -> str | None:
+    """An unofficial race changes no rating: the ratings only when the payload says they
+    moved, and the league points where iRacing gives them."""
+    parts = []
+    if ratings_changed(driver):
+        safety = format_safety(
+            driver.old_license_level, driver.old_sub_level, driver.new_license_level, driver.new_sub_level
+        )
+        parts.append(f"iRating {format_irating(driver.old_irating, driver.new_irating)} · SR {safety}")
+    if driver.champ_points is not None:
+        parts.append(f"League pts {driver.champ_points}")
+    return " · ".join(parts) or None
+
+
+def _driver_block(driver: DriverLine, *, with_name: bool, official: bool = True) -> str:
     stats = _lap_stats(driver.laps_complete, driver.laps_led, driver.incidents, driver.best_lap_time)
     if with_name:
         stats = f"**{safe_text(driver.name, NAME_IN_VALUE_LIMIT)}**: {stats}"
-    return f"{stats}\n{_rating_line(driver)}"
+    rating = _rating_line(driver) if official else _unofficial_rating_line(driver)
+    return f"{stats}\n{rating}" if rating else stats
 
 
 def _entry_field(card: RaceCard, entry: EntryLine) -> tuple[str, str]:
     head = [_position_line(card, entry), _car_line(card, entry)]
     if entry.team is None:
         name = safe_text(entry.drivers[0].name if entry.drivers else MISSING, FIELD_NAME_LIMIT)
-        blocks = [_driver_block(d, with_name=False) for d in entry.drivers]
+        blocks = [_driver_block(d, with_name=False, official=not card.unofficial) for d in entry.drivers]
     else:
         name = safe_text(entry.team.name, FIELD_NAME_LIMIT)
         team = entry.team
         head.append("Team: " + _lap_stats(team.laps_complete, team.laps_led, team.incidents, team.best_lap_time))
-        blocks = [_driver_block(d, with_name=True) for d in entry.drivers]
+        blocks = [_driver_block(d, with_name=True, official=not card.unofficial) for d in entry.drivers]
     return name, _fit_blocks("\n".join(head), blocks)
 
 
@@ -250,7 +335,7 @@ def card_to_embed(card: RaceCard, *, with_image: bool = False) -> discord.Embed:
     """The result message for one race and one server; ``with_image`` shows the attached picture
     inside the embed (the embed's text stays: notifications, search and screen readers use it)."""
     embed = discord.Embed(
-        title=safe_text(card.series_name, TITLE_LIMIT),
+        title=_title(card),
         url=results_url(card.subsession_id),
         description=_description(card),
         colour=_colour(card),
@@ -258,12 +343,16 @@ def card_to_embed(card: RaceCard, *, with_image: bool = False) -> discord.Embed:
     )
     footer = card_marker(card.subsession_id)
     embed.set_footer(text=footer)
+    author = _author(card)
+    if author:
+        embed.set_author(name=author)
     if with_image:
         embed.set_image(url=f"attachment://{image_filename(card.subsession_id)}")
     if not card.entries:
-        embed.add_field(name="No tracked driver", value="None of this server's drivers ran in this race.")
+        if not card.field:  # a followed league's race shows its field instead
+            embed.add_field(name="No tracked driver", value="None of this server's drivers ran in this race.")
         return embed
-    used = len(embed.title or "") + len(embed.description or "") + len(footer)
+    used = len(embed.title or "") + len(embed.description or "") + len(footer) + len(author or "")
     fields = [_entry_field(card, e) for e in card.entries]
     for name, value in _choose_fields(card, fields, used):
         embed.add_field(name=name, value=value, inline=False)

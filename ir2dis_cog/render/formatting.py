@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir2dis_cog.core.cards import MISSING, format_gain, format_lap, format_position, format_signed
+from ir2dis_cog.core.cards import MISSING, format_gain, format_gap, format_lap, format_position, format_signed
 from ir2dis_cog.iracing.models import license_class, safety_rating
 
 # The picture writes positions, changes and laps as the embed does.
@@ -10,6 +10,7 @@ __all__ = ["MISSING", "gain", "gap", "lap_time", "laps", "licence", "position", 
 position = format_position
 signed = format_signed
 lap_time = format_lap
+gap = format_gap  # behind the (class) winner
 
 
 def signed_rating(delta: float) -> str:
@@ -24,18 +25,6 @@ def gain(start: int | None, finish: int | None) -> tuple[str, int] | None:
     if start is None or finish is None:
         return None
     return format_gain(start, finish), (start > finish) - (start < finish)
-
-
-def gap(seconds: float | None, laps_down: int) -> str:
-    """Behind the class winner: ``+3.756s``, ``+1:02.345``, ``+2 laps``."""
-    if laps_down > 0:
-        return f"+{laps_down} lap" if laps_down == 1 else f"+{laps_down} laps"
-    if seconds is None:
-        return MISSING
-    if seconds < 60:
-        millis = round(seconds * 10_000) // 10
-        return f"+{millis // 1000}.{millis % 1000:03d}s"
-    return f"+{lap_time(seconds)}"
 
 
 def licence(level: int | None) -> str | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, driver_line, in_zone
+from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, FieldLine, driver_line, field_lines, in_zone
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
 
@@ -30,6 +30,10 @@ KINDS: tuple[str, ...] = get_args(Kind)
 MAX_ENTRIES = 4
 MAX_DRIVERS = 5
 PODIUM_SIZE = 3
+# An unofficial race's top of the order in the picture: a few cars, or the field of a league the
+# server follows up to what still reads on a phone (the rest is counted).
+FIELD_TOP = 5
+MAX_FIELD = 12
 
 
 class ImageCardFormatError(ValueError):
@@ -38,6 +42,8 @@ class ImageCardFormatError(ValueError):
 
 # One tracked driver's own numbers (in a team race, their stint): the same as on the embed's card.
 DriverRow = DriverLine
+# One car of an unofficial race's top of the order: the same as on the embed's card.
+FieldRow = FieldLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +153,23 @@ class ImageCard:
     chart: ChartData | None = None
     more_entries: int = 0  # cars with tracked drivers beyond those kept
     more_drivers: int = 0  # tracked drivers beyond those kept
+    # Unofficial races: what the race is (absent on official ones and on older stored cards).
+    official: bool = True  # the race's own flag (``kind`` is what the chip says)
+    league_name: str | None = None
+    league_season_name: str | None = None
+    session_name: str | None = None
+    host_name: str | None = None
+    cars: tuple[str, ...] = ()
+    field: tuple[FieldRow, ...] = ()  # the top of the order, drawn instead of the podiums
+    more_field: int = 0
 
     @property
     def multiclass(self) -> bool:
         return self.num_classes > 1
+
+    @property
+    def unofficial(self) -> bool:
+        return not self.official
 
     def to_json(self) -> str:
         """Compact ASCII JSON (safe in any database charset); ``None`` values are left out."""
@@ -209,12 +228,16 @@ def build_image_card(
     timezone: str,
     chart: LapChart | None,
     kind: Kind,
+    *,
+    whole_field: bool = False,
 ) -> ImageCard:
     """The picture's data for one server: the cars that carry a driver it tracks (by finish),
     their classes' podiums and, with ``chart``, their class positions lap by lap.
 
     ``tracked`` maps cust_id -> the name the server stored (iRacing's is used when blank);
     ``timezone`` is an IANA name (an unknown one falls back to UTC rather than block the post).
+    An unofficial race shows its top of the order instead of podiums: ``FIELD_TOP`` cars, or
+    with ``whole_field`` (the server follows the league) up to ``MAX_FIELD``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -235,6 +258,8 @@ def build_image_card(
 
     class_ids = list(dict.fromkeys(e.class_id for e in entries))
     classes = tuple(_class_block(subsession, cid, tracked) for cid in class_ids)
+    unofficial = not subsession.official
+    field = field_lines(subsession, tracked, MAX_FIELD if whole_field else FIELD_TOP) if unofficial else ()
     return ImageCard(
         subsession_id=subsession.subsession_id,
         series_name=subsession.series_name,
@@ -253,6 +278,14 @@ def build_image_card(
         chart=_chart_data(subsession, entries, classes, chart) if chart is not None else None,
         more_entries=more_entries,
         more_drivers=more_drivers,
+        official=not unofficial,
+        league_name=subsession.league_name if unofficial else None,
+        league_season_name=subsession.league_season_name if unofficial else None,
+        session_name=subsession.session_name if unofficial else None,
+        host_name=subsession.host_name if unofficial else None,
+        cars=tuple(dict.fromkeys(r.car_name for r in subsession.results if r.car_name)) if unofficial else (),
+        field=field,
+        more_field=max(0, len(subsession.results) - len(field)) if unofficial else 0,
     )
 
 
@@ -501,4 +534,6 @@ def _decode_card(raw: Mapping[str, Any]) -> ImageCard:
     values["entries"] = tuple(_decode_entry(e) for e in raw["entries"])
     values["classes"] = tuple(_decode_class(c) for c in raw["classes"])
     values["chart"] = _decode_chart(raw["chart"]) if raw.get("chart") is not None else None
+    values["cars"] = tuple(str(c) for c in raw.get("cars", ()))
+    values["field"] = tuple(FieldRow(**_plain(FieldRow, f)) for f in raw.get("field", ()))
     return ImageCard(**values)

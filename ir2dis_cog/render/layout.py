@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ir2dis_cog.core.cards import ratings_changed
+
 from . import formatting as fmt
 from . import theme
 from .fonts import FontSpec
-from .image_card import ChartData, ChartLine, ClassBlock, DriverRow, EntryRow, ImageCard
+from .image_card import ChartData, ChartLine, ClassBlock, DriverRow, EntryRow, FieldRow, ImageCard
 
 WIDTH = 900
 PAD = 28
@@ -257,7 +259,9 @@ def layout_card(card: ImageCard, measure: Measure) -> Layout:
         more = f"+{card.more_drivers} more tracked driver{'s' if card.more_drivers != 1 else ''} in this race"
         box = b.text(PAD, y + GAP, more, SMALL, theme.MUTED, "more", INNER)
         y = box.y + box.height
-    if card.classes:
+    if card.field:  # an unofficial race: its top of the order says more than the podiums
+        y = _field(b, card, y + GAP)
+    elif card.classes:
         y = _podiums(b, card, y + GAP)
     frame = None
     if card.chart is not None:
@@ -284,12 +288,32 @@ def _header(b: _Builder, card: ImageCard, y: float) -> float:
     b.text(PAD + INNER - chip_w, chip_y + 4, label, CHIP, "#ffffff", "kind", chip_w, align="center")
     b.text(PAD, y, card.start_local, META, theme.MUTED, "date", INNER - chip_w - GAP)
     y += meta_h + 6
-    box = b.text(PAD, y, card.series_name, H1, theme.TEXT, "series", INNER, min_size=30)
+    title = (card.session_name or card.series_name) if card.unofficial else card.series_name
+    box = b.text(PAD, y, title, H1, theme.TEXT, "series", INNER, min_size=30)
     y = box.y + box.height + 2
+    for text, role in _what_it_is(card):
+        box = b.text(PAD, y, text, META, theme.MUTED, role, INNER)
+        y = box.y + box.height + 2
     track = card.track_name + (f" · {card.track_config}" if card.track_config else "")
     box = b.text(PAD, y, track, TRACK, theme.TEXT, "track", INNER, min_size=24)
     y = box.y + box.height + 12
     return _facts(b, card, y)
+
+
+def _what_it_is(card: ImageCard) -> list[tuple[str, str]]:
+    """An unofficial race's league and season (or "Hosted session"), host and cars."""
+    if not card.unofficial:
+        return []
+    if card.league_name or card.kind == "league":
+        league = card.league_name or "League race"
+        lines = [(league + (f" · {card.league_season_name}" if card.league_season_name else ""), "league")]
+    else:
+        lines = [("Hosted session", "league")]
+    if card.host_name:
+        lines[0] = (f"{lines[0][0]} · host {card.host_name}", "league")
+    if card.cars:
+        lines.append((", ".join(card.cars), "cars"))
+    return lines
 
 
 def _facts(b: _Builder, card: ImageCard, y: float) -> float:
@@ -390,19 +414,24 @@ def _grid(b: _Builder, cells: list[_Cell], x: float, y: float, width: float, col
     return y + rows * (label_h + value_h + 14) - 14
 
 
-def _driver_cells(row: DriverRow, car_laps: int | None) -> list[_Cell]:
+def _driver_cells(row: DriverRow, car_laps: int | None, *, official: bool = True) -> list[_Cell]:
     laps_text = fmt.laps(row.laps_complete)
     if car_laps:  # a stint: the share of the car's laps
         laps_text += f" ({round(100 * row.laps_complete / car_laps)}%)"
     letter = fmt.licence(row.new_license_level) or fmt.licence(row.old_license_level)
-    return [
+    cells = [
         _Cell("STINT" if car_laps else "LAPS", [Segment(laps_text)], "laps"),
         _Cell("LAPS LED", [Segment(str(row.laps_led))], "led"),
         _Cell("INCIDENTS", [Segment(f"{row.incidents}x")], "incidents"),
         _Cell("BEST LAP", [Segment(fmt.lap_time(row.best_lap_time))], "best"),
-        _Cell("IRATING", _irating_parts(row), "irating"),
-        _Cell("SAFETY", _licence_parts(row), "safety", licence=letter),
     ]
+    # An unofficial race changes no rating: its ratings only when the payload says they moved.
+    if official or ratings_changed(row):
+        cells += [
+            _Cell("IRATING", _irating_parts(row), "irating"),
+            _Cell("SAFETY", _licence_parts(row), "safety", licence=letter),
+        ]
+    return cells
 
 
 def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float) -> float:
@@ -469,7 +498,7 @@ def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float)
         cells = [
             start_finish,
             _Cell("LAPS · LED", [Segment(f"{entry.laps_complete} · {entry.laps_led} led")], "laps"),
-            *[c for c in _driver_cells(driver, None) if c.role not in ("laps", "led")],
+            *[c for c in _driver_cells(driver, None, official=not card.unofficial) if c.role not in ("laps", "led")],
         ]
         y = _grid(b, cells, x, y, width, 3)
     else:
@@ -480,14 +509,16 @@ def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float)
         ]
         y = _grid(b, cells, x, y, width, 3)
         for driver in entry.drivers:
-            y = _stint(b, driver, entry.laps_complete, x, y + 16, width)
+            y = _stint(b, driver, entry.laps_complete, x, y + 16, width, official=not card.unofficial)
     y += CARD_PAD
     b.shapes.insert(shapes_at, Shape("rect", Rect(PAD, top, INNER, y - top), theme.PANEL, 16))
     b.shapes.insert(shapes_at + 1, Shape("rect", Rect(PAD, top, 8, y - top), colour, 4))
     return y
 
 
-def _stint(b: _Builder, driver: DriverRow, car_laps: int, x: float, y: float, width: float) -> float:
+def _stint(
+    b: _Builder, driver: DriverRow, car_laps: int, x: float, y: float, width: float, *, official: bool = True
+) -> float:
     """A tracked driver of a team car: their own laps, incidents, best, ratings, in an inner box."""
     top = y
     shapes_at = len(b.shapes)
@@ -500,10 +531,77 @@ def _stint(b: _Builder, driver: DriverRow, car_laps: int, x: float, y: float, wi
             x + width - pad - 150, y + 4, f"{driver.champ_points} pts", SMALL, theme.MUTED, "points", 150, align="right"
         )
     y = box.y + box.height + 8
-    y = _grid(b, _driver_cells(driver, car_laps), x + pad, y, width - 2 * pad, 3)
+    y = _grid(b, _driver_cells(driver, car_laps, official=official), x + pad, y, width - 2 * pad, 3)
     y += pad
     b.shapes.insert(shapes_at, Shape("rect", Rect(x, top, width, y - top), theme.PANEL_INNER, 12))
     return y
+
+
+def _field(b: _Builder, card: ImageCard, y: float) -> float:
+    """One panel: the top of the order of an unofficial race, tracked cars in bold, points on
+    the right where the league gives them."""
+    top = y
+    shapes_at = len(b.shapes)
+    x = PAD + CARD_PAD
+    width = INNER - 2 * CARD_PAD
+    y += 18
+    heading = "TOP OF THE ORDER" if card.more_field else "RESULTS"
+    head = b.text(x, y, heading, LABEL, theme.MUTED, "field-heading", width)
+    y = head.y + head.height + 6
+    for i, row in enumerate(card.field):
+        y = _field_row(b, card, row, i == 0, x, y, width)
+    if card.more_field:
+        box = b.text(x, y + 4, f"+{card.more_field} more in the full results", SMALL, theme.MUTED, "field-more", width)
+        y = box.y + box.height
+    y += 14
+    b.shapes.insert(shapes_at, Shape("rect", Rect(PAD, top, INNER, y - top), theme.PANEL, 16))
+    return y
+
+
+def _field_row(b: _Builder, card: ImageCard, row: FieldRow, leader: bool, x: float, y: float, width: float) -> float:
+    row_h = b.measure.line_height(PODIUM) + 10
+    num = FontSpec("bold", 20)
+    cy = y + row_h / 2
+    position = row.finish_position
+    medal = theme.MEDALS[position - 1] if position is not None and 1 <= position <= len(theme.MEDALS) else theme.MUTED
+    b.circle(x + 17, cy, 16, medal)
+    label = str(position) if position is not None else fmt.MISSING
+    b.text(x + 1, cy - b.measure.line_height(num) / 2, label, num, theme.BACKGROUND, "medal", 32, align="center")
+    if row.reason_out.strip().upper().startswith("DQ"):
+        gap = "DQ"
+    elif row.reason_out.strip().lower() != "running":
+        gap = row.reason_out
+    else:
+        gap = fmt.laps(row.laps_complete) if leader else fmt.gap(row.interval, row.laps_down)
+    points_w = 90 if any(r.champ_points is not None for r in card.field) else 0
+    gap_w = 150
+    name_w = width - 48 - gap_w - points_w - 12
+    spec = PODIUM_TRACKED if row.tracked else PODIUM
+    colour = theme.TEXT if row.tracked else theme.MUTED
+    name_box = b.text(x + 48, y + 5, row.name, spec, colour, "field-name", name_w * 0.6)
+    car = row.class_name if card.multiclass else row.car_name
+    b.text(
+        name_box.x + name_box.width + 12,
+        y + 9,
+        car,
+        SMALL,
+        theme.MUTED,
+        "field-car",
+        x + 48 + name_w - name_box.rect.right - 12,
+    )
+    b.text(x + width - gap_w - points_w, y + 5, gap, PODIUM, theme.MUTED, "field-gap", gap_w, align="right")
+    if points_w and row.champ_points is not None:
+        b.text(
+            x + width - points_w,
+            y + 5,
+            f"{row.champ_points} pts",
+            PODIUM,
+            colour,
+            "field-points",
+            points_w,
+            align="right",
+        )
+    return y + row_h
 
 
 def _podiums(b: _Builder, card: ImageCard, y: float) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ir2dis_cog.core.cards import FIELD_TOP
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.unofficial import UnofficialRaces
 from ir2dis_cog.store import Store, open_store
@@ -77,17 +78,23 @@ async def test_a_followed_league_posts_every_race_whoever_raced_and_one_card_wit
     await store.leagues.follow(G2, LEAGUE, "SFL League", old, None, now=int(clock.now()))
     await _track(w, G2, B)  # G2 follows the league and tracks B
     await _track(w, G3, B)  # G3 only tracks B
-    engine, hook = _engine(make_engine, store, clock)
+    engine, _ = _engine(make_engine, store, clock)
     await engine.run_cycle()
     assert publisher.all_posts() == []
     clock.advance(900)
     nobody = w.race([810, 811, 812], league_id=LEAGUE, minutes_ago=40)
-    with_b = w.race([B, 820, 821], league_id=LEAGUE, minutes_ago=35)
+    with_b = w.race([B, *range(820, 828)], league_id=LEAGUE, minutes_ago=35)
     for _ in range(3):
         await engine.run_cycle()
     assert publisher.all_posts() == sorted([(C1, nobody), (C1, with_b), (C2, nobody), (C2, with_b), (C3, with_b)])
     card = publisher.card(C2, with_b)
     assert [d.cust_id for e in card.entries for d in e.drivers] == [B]
+    # A follower's card shows the whole field; a server that only tracks B, the top of it.
+    assert card.kind == "league" and card.league_name == "SFL League" and len(card.field) == 9
+    assert card.league_season_name == "SFL - 2026 Season 1"
+    only_b = publisher.card(C3, with_b)
+    assert len(only_b.field) == FIELD_TOP and only_b.more_field == 9 - FIELD_TOP
+    assert [f.finish_position for f in publisher.card(C1, nobody).field] == [1, 2, 3]
     # One season read per cycle for the league, whatever the number of servers following it.
     reads = [r for r in fake.requests if r.path.endswith("league/season_sessions")]
     assert len(reads) == 4

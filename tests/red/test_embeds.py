@@ -217,11 +217,10 @@ def test_missing_values_show_a_dash() -> None:
         champ_points=None,
         reason_out="Disqualified",
     )
-    sub = make_subsession(
-        (d,), event_strength_of_field=None, split_number=None, num_splits=0, track_config=None, official=False
-    )
+    # Official: an unofficial race's card leaves the unchanged ratings out (test_unofficial_cards.py).
+    sub = make_subsession((d,), event_strength_of_field=None, split_number=None, num_splits=0, track_config=None)
     embed = card_to_embed(build_card(sub, {3: "Dash"}, "UTC"))
-    assert embed.description == ("**Spa**\n<t:1763794800:f> · Sat 22 Nov 07:00 UTC\nUnofficial · SOF — · Field 1")
+    assert embed.description == ("**Spa**\n<t:1763794800:f> · Sat 22 Nov 07:00 UTC\nOfficial · SOF — · Field 1")
     assert embed.fields[0].value == (
         "**—** of 1 · started — · — · out: Disqualified\n"
         "Ford Mustang GT4\n"
