@@ -125,6 +125,35 @@ class Metrics:
         self.digests_sent_total = Counter(
             f"{_PREFIX}_digests_sent", "Weekly digests posted (one per server and week).", registry=r
         )
+        # Hosted and league races (issue 13).
+        self.unofficial_requests_total = Counter(
+            f"{_PREFIX}_unofficial_requests",
+            "iRacing requests for hosted and league races, by request (hosted_search, league_seasons, "
+            "league_sessions, result).",
+            ["request"],
+            registry=r,
+        )
+        self.hosted_sessions_skipped_total = Counter(
+            f"{_PREFIX}_hosted_sessions_skipped",
+            "search_hosted rows passed over, by reason (no_race: a practice or qualifying session only).",
+            ["reason"],
+            registry=r,
+        )
+        self.unofficial_races_found_total = Counter(
+            f"{_PREFIX}_unofficial_races_found",
+            "New hosted and league races found, by kind (hosted, league) and by what found them "
+            "(driver: a tracked driver's search; league: a followed league's season).",
+            ["kind", "by"],
+            registry=r,
+        )
+        self.unofficial_not_posted_total = Counter(
+            f"{_PREFIX}_unofficial_not_posted",
+            "Hosted and league races a server does not get, by reason (kind: its race kinds leave the kind "
+            "out; before_tracking: it finished before the server tracked the driver; unreadable: iRacing's "
+            "answer could not be read).",
+            ["reason"],
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -5,7 +5,12 @@ followed leagues: ``league/seasons`` now and then and ``league/season_sessions``
 season (``leagues.py``), one request per league and season whatever the number of servers
 following it. Each new race is fetched once (``results/get``) and handed to the engine's
 ``deliver_unofficial``: the outbox claim makes it one card per server, whatever found it. Every
-request goes through the engine's pacer, in the poll lane.
+request goes through the engine's pacer, in the poll lane. A server that does not get a race
+(its race kinds leave it out, or it tracked the driver only after the race) is logged and
+counted once, as is a race iRacing's answer for which cannot be read (it is not asked again).
+
+The requests go to ``source()`` when one is given, else to the engine's source: the cog's
+account pool has no hosted or league calls (yet), so the cog hands its primary client here.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from ir2dis_cog.core.kinds import wanted
 from ir2dis_cog.iracing.errors import NotFoundError, ParseError, RateLimitedError
 from ir2dis_cog.iracing.leagues import LeagueSeason, LeagueSession
 from ir2dis_cog.iracing.models import HostedSession, Subsession
 from ir2dis_cog.observability.logging import log_event
+from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller import hosted as rules
 from ir2dis_cog.poller import leagues as league_rules
 from ir2dis_cog.poller.ports import Clock
@@ -30,7 +36,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("red.ir2dis.poller.unofficial")
 
+UNREADABLE: Final = "unreadable"  # results/get answered, but not in a shape we can read
+_MEMORY = 50_000  # (server, race) decisions remembered, so each is logged and counted once
 
+
+@runtime_checkable
 class UnofficialSource(Protocol):
     async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]: ...
 
@@ -42,10 +52,22 @@ class UnofficialSource(Protocol):
 
 
 class UnofficialRaces:
-    def __init__(self, engine: PollEngine, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        engine: PollEngine,
+        store: Store,
+        clock: Clock,
+        *,
+        metrics: Metrics | None = None,
+        source: Callable[[], UnofficialSource | None] | None = None,
+    ) -> None:
         self._engine = engine
         self._store = store
         self._clock = clock
+        self._metrics = metrics or Metrics()
+        self._source_of = source
+        self._not_posted: set[tuple[int, int]] = set()  # (guild, subsession) logged and counted
+        self._unreadable: set[int] = set()
         self._seasons: dict[int, tuple[float, list[LeagueSeason]]] = {}  # league -> (read at, seasons)
         self._season_state: dict[int, league_rules.SeasonState] = {}
         self._done: set[tuple[int, int]] = set()  # (guild, subsession) settled by this process
@@ -55,8 +77,15 @@ class UnofficialRaces:
 
     @property
     def _source(self) -> UnofficialSource:
-        source: UnofficialSource = self._engine.source  # type: ignore[assignment]  # the client
+        given = self._source_of() if self._source_of is not None else None
+        source: object = given if given is not None else self._engine.source
+        if not isinstance(source, UnofficialSource):
+            raise TypeError(f"{type(source).__name__} has no hosted or league calls")
         return source
+
+    def _request(self, request: str) -> None:
+        self.requests += 1
+        self._metrics.unofficial_requests_total.labels(request).inc()
 
     async def run_once(self) -> None:
         """One pass over due drivers and followed leagues; a failure costs only its own part."""
@@ -91,10 +120,12 @@ class UnofficialRaces:
     async def _driver(self, watch: HostedWatch, now: int) -> None:
         begin = datetime.fromtimestamp(rules.search_begin(watch, now), UTC)
         async with self._engine.slot():
-            self.requests += 1
+            self._request("hosted_search")
             rows = await self._source.search_hosted(watch.cust_id, begin)
         plan = rules.plan_rows(watch, rows)
         self.skipped_no_race += plan.skipped_no_race
+        if plan.skipped_no_race:
+            self._metrics.hosted_sessions_skipped_total.labels("no_race").inc(plan.skipped_no_race)
         failed: list[HostedSession] = []
         since = await self._store.drivers.tracked_since([watch.cust_id]) if plan.new else {}
         kinds = await self._kinds(await self._tracking_guilds(plan))
@@ -103,13 +134,25 @@ class UnofficialRaces:
             if sub is None:
                 failed.append(row)
                 continue
+            if isinstance(sub, str):
+                continue  # logged and counted; asking again would not help
+            self._metrics.unofficial_races_found_total.labels(sub.kind, "driver").inc()
             finished = rules.end_of(row) or now
+            refused: dict[int, str] = {}
 
-            def wants(g: int, c: int, kind: str = sub.kind, finished: int = finished) -> bool:
-                tracked_in_time = rules.tracked_before(finished, since, g, c) if c == watch.cust_id else True
-                return tracked_in_time and wanted(kind, kinds.get(g))
+            def wants(
+                g: int, c: int, kind: str = sub.kind, finished: int = finished, refused: dict[int, str] = refused
+            ) -> bool:
+                if c == watch.cust_id and not rules.tracked_before(finished, since, g, c):
+                    refused.setdefault(g, "before_tracking")  # no backlog for a server tracking them later
+                    return False
+                if not wanted(kind, kinds.get(g)):
+                    refused.setdefault(g, "kind")
+                    return False
+                return True
 
-            await self._deliver(sub, frozenset(), wants)
+            settled = await self._deliver(sub, frozenset(), wants)
+            self._count_refused(sub, refused, settled)
         await self._store.hosted.checked(
             watch.cust_id,
             finish_begin=rules.watermark_after(plan, failed, watch.finish_begin),
@@ -136,7 +179,7 @@ class UnofficialRaces:
             read_at = self._seasons[league_id][0]
             for season_id in league_rules.current_seasons(seasons, self._season_state, now, refresh=read_at == now):
                 async with self._engine.slot():
-                    self.requests += 1
+                    self._request("league_sessions")
                     sessions = await self._source.get_league_sessions(league_id, season_id)
                 self._season_state[season_id] = league_rules.SeasonState(
                     season_id, league_rules.last_result_at(sessions)
@@ -148,15 +191,27 @@ class UnofficialRaces:
                     if not open_for:
                         continue
                     sub = await self._subsession(sid)
-                    if sub is not None:
+                    if isinstance(sub, str):
+                        self._done.update((g, sid) for g in open_for)  # not asked again
+                    elif isinstance(sub, Subsession):
+                        self._metrics.unofficial_races_found_total.labels(sub.kind, "league").inc()
                         kinds = await self._kinds(await self._guilds_of(sub) | open_for)
+                        refused: dict[int, str] = {}
 
                         def wants(
-                            g: int, c: int, kind: str = sub.kind, chosen: Mapping[int, frozenset[str] | None] = kinds
+                            g: int,
+                            c: int,
+                            kind: str = sub.kind,
+                            chosen: Mapping[int, frozenset[str] | None] = kinds,
+                            refused: dict[int, str] = refused,
                         ) -> bool:
-                            return wanted(kind, chosen.get(g))
+                            if wanted(kind, chosen.get(g)):
+                                return True
+                            refused.setdefault(g, "kind")
+                            return False
 
-                        await self._deliver(sub, open_for, wants)
+                        settled = await self._deliver(sub, open_for, wants)
+                        self._count_refused(sub, refused, settled | open_for)
 
     async def _guilds_of(self, sub: Subsession) -> set[int]:
         tracking = await self._store.drivers.active_tracking()
@@ -166,7 +221,7 @@ class UnofficialRaces:
         cached = self._seasons.get(league_id)
         if cached is None or now - cached[0] >= league_rules.SEASONS_REFRESH_SECONDS:
             async with self._engine.slot():
-                self.requests += 1
+                self._request("league_seasons")
                 seasons = await self._source.get_league_seasons(league_id)
             cached = (now, seasons)
             self._seasons[league_id] = cached
@@ -182,24 +237,53 @@ class UnofficialRaces:
 
     # --- shared ------------------------------------------------------------------------------------
 
-    async def _subsession(self, subsession_id: int) -> Subsession | None:
+    async def _subsession(self, subsession_id: int) -> Subsession | str | None:
+        """The race's results; None when they are not out yet (tried again), ``UNREADABLE`` when
+        iRacing's answer cannot be read (logged and counted once, not asked again)."""
         try:
             async with self._engine.slot():
-                self.requests += 1
+                self._request("result")
                 return await self._source.get_subsession(subsession_id)
         except NotFoundError:
-            return None  # results not out yet: the race is tried again
-        except ParseError:
-            log_event(
-                log,
-                "unofficial_unreadable",
-                "a hosted or league race iRacing cannot give us",
-                level=logging.WARNING,
-                subsession_id=subsession_id,
-            )
             return None
+        except ParseError:
+            if subsession_id not in self._unreadable:
+                self._unreadable.add(subsession_id)
+                self._metrics.unofficial_not_posted_total.labels(UNREADABLE).inc()
+                log_event(
+                    log,
+                    "unofficial_unreadable",
+                    f"not posting hosted or league race {subsession_id}: iRacing's results cannot be read",
+                    level=logging.WARNING,
+                    subsession_id=subsession_id,
+                )
+            return UNREADABLE
 
-    async def _deliver(self, sub: Subsession, followers: frozenset[int], wants: Callable[[int, int], bool]) -> None:
+    async def _deliver(
+        self, sub: Subsession, followers: frozenset[int], wants: Callable[[int, int], bool]
+    ) -> frozenset[int]:
         settled = await self._engine.deliver_unofficial(sub, followers=followers, wants=wants)
         self.posted += len(settled)
         self._done.update((g, sub.subsession_id) for g in settled)
+        return settled
+
+    def _count_refused(self, sub: Subsession, refused: Mapping[int, str], posted: frozenset[int]) -> None:
+        """A server that gets nothing of this race because of its kinds or of when it started
+        tracking: logged and counted once (a server that gets it for another driver is not)."""
+        s = sub.subsession_id
+        for g, reason in sorted(refused.items()):
+            if g in posted or (g, s) in self._not_posted:
+                continue
+            if len(self._not_posted) >= _MEMORY:
+                self._not_posted.clear()
+            self._not_posted.add((g, s))
+            self._metrics.unofficial_not_posted_total.labels(reason).inc()
+            log_event(
+                log,
+                "unofficial_not_posted",
+                f"not posting {sub.kind} race {s} in server {g}: {reason}",
+                guild_id=g,
+                subsession_id=s,
+                kind=sub.kind,
+                reason=reason,
+            )

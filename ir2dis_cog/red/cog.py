@@ -194,7 +194,17 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             work=self.work,
         )
         # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py).
-        self.engine.attach_unofficial(UnofficialRaces(self.engine, store, SystemClock()))
+        # The account pool has no hosted or league calls: those go to its primary client, read
+        # at each use (a reload replaces the pool).
+        self.engine.attach_unofficial(
+            UnofficialRaces(
+                self.engine,
+                store,
+                SystemClock(),
+                metrics=self.metrics,
+                source=lambda: self.pool.primary if self.pool is not None else None,
+            )
+        )
         self.digests = DigestRunner(
             store,
             DiscordPublisher(self.bot),

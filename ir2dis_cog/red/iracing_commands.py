@@ -128,7 +128,11 @@ class IRacingCommands(MixinMeta):
         already = await store.drivers.is_tracked(guild_id, found.cust_id)
         if not already:
             await store.last_seen.set(guild_id, found.cust_id, *baseline_mark(RaceRef.of(r) for r in races))
-            await store.hosted.start(found.cust_id, int(time.time()))  # hosted and league races: from now on
+            if not await store.drivers.active_tracking([found.cust_id]):
+                # Hosted and league races from now on. A driver another server tracks keeps their
+                # watermark: moving it would skip that server's races since the last search (this
+                # server's backlog is kept out by when it started tracking, poller/hosted.py).
+                await store.hosted.start(found.cust_id, int(time.time()))
         await store.drivers.track(guild_id, found.cust_id, found.display_name, ctx.author.id, now=int(time.time()))
         if self.engine is not None:
             self.engine.notice_tracked(found.cust_id)

@@ -3,14 +3,22 @@ a real store; one card per (server, race) whatever found it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ir2dis_cog.core.cards import FIELD_TOP
+from ir2dis_cog.iracing.client import IRacingClient
+from ir2dis_cog.iracing.errors import ParseError
+from ir2dis_cog.iracing.leagues import LeagueSeason, LeagueSession
+from ir2dis_cog.iracing.models import HostedSession, Subsession
+from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.engine import PollEngine
-from ir2dis_cog.poller.unofficial import UnofficialRaces
+from ir2dis_cog.poller.unofficial import UnofficialRaces, UnofficialSource
 from ir2dis_cog.store import Store, open_store
 from tests.fakes.iracing import FakeIRacing
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
@@ -30,9 +38,11 @@ async def store(db_url: str, tmp_path: Path) -> AsyncIterator[Store]:
         await s.close()
 
 
-def _engine(make_engine: EngineFactory, store: Store, clock: ManualClock) -> tuple[PollEngine, UnofficialRaces]:
+def _engine(
+    make_engine: EngineFactory, store: Store, clock: ManualClock, metrics: Metrics | None = None
+) -> tuple[PollEngine, UnofficialRaces]:
     engine = make_engine(store)
-    hook = UnofficialRaces(engine, store, clock)
+    hook = UnofficialRaces(engine, store, clock, metrics=metrics)
     engine.attach_unofficial(hook)
     return engine, hook
 
@@ -101,7 +111,13 @@ async def test_a_followed_league_posts_every_race_whoever_raced_and_one_card_wit
 
 
 async def test_a_quiet_driver_is_checked_seldom_and_a_server_wanting_official_races_gets_no_hosted_one(
-    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+    store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     w = World(store, fake, clock)
     await w.server(G1, C1)
@@ -109,15 +125,28 @@ async def test_a_quiet_driver_is_checked_seldom_and_a_server_wanting_official_ra
     await _track(w, G1, A)
     await _track(w, G2, A)
     await store.race_kinds.set(G1, {"official"}, now=int(clock.now()))
-    engine, _ = _engine(make_engine, store, clock)
+    engine, _ = _engine(make_engine, store, clock, metrics)
     await engine.run_cycle()  # learns: no hosted race in 90 days, so A is checked every 6 h
     clock.advance(600)
     sid = w.race([A, 900], hosted=True, minutes_ago=35)
     await engine.run_cycle()
     assert publisher.all_posts() == []
+    caplog.set_level(logging.INFO, logger="red.ir2dis.poller.unofficial")
     clock.advance(6 * 3600)
     await engine.run_cycle()
+    await engine.run_cycle()
     assert publisher.all_posts() == [(C2, sid)]
+    # G1 does not get it: decided, logged and counted once.
+    assert _value(metrics, "ir2dis_unofficial_not_posted_total", reason="kind") == 1
+    assert _value(metrics, "ir2dis_unofficial_races_found_total", kind="hosted", by="driver") == 1
+    # Learnt at the first cycle, then not before 6 h; once it raced, every cycle.
+    assert _value(metrics, "ir2dis_unofficial_requests_total", request="hosted_search") == 3
+    refused = [r for r in caplog.records if getattr(r, "event", None) == "unofficial_not_posted"]
+    assert [(r.guild_id, r.subsession_id, r.reason) for r in refused] == [(G1, sid, "kind")]  # type: ignore[attr-defined]
+
+
+def _value(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 async def test_two_processes_post_a_league_race_once_per_server(
@@ -151,3 +180,64 @@ async def test_two_processes_post_a_league_race_once_per_server(
     finally:
         await one.close()
         await two.close()
+
+
+class OfficialOnly:
+    """Like the cog's account pool: the per-driver and result calls, no hosted or league ones."""
+
+    def __init__(self, client: IRacingClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("search_hosted", "get_league_seasons", "get_league_sessions"):
+            raise AttributeError(name)
+        return getattr(self._client, name)
+
+
+class BadResult:
+    """The client, except that one race's results cannot be read."""
+
+    def __init__(self, client: IRacingClient, bad: int) -> None:
+        self._client, self.bad, self.asked = client, bad, 0
+
+    async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]:
+        return await self._client.search_hosted(cust_id, since)
+
+    async def get_league_seasons(self, league_id: int) -> list[LeagueSeason]:
+        return await self._client.get_league_seasons(league_id)
+
+    async def get_league_sessions(self, league_id: int, season_id: int) -> list[LeagueSession]:
+        return await self._client.get_league_sessions(league_id, season_id)
+
+    async def get_subsession(self, subsession_id: int) -> Subsession:
+        if subsession_id == self.bad:
+            self.asked += 1
+            raise ParseError("results/get", "rows[3].cust_id")
+        return await self._client.get_subsession(subsession_id)
+
+
+async def test_the_hosted_check_uses_the_source_it_is_given_and_an_unreadable_race_is_counted_once(
+    store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    client: IRacingClient,
+    metrics: Metrics,
+) -> None:
+    w = World(store, fake, clock)
+    await w.server(G1, C1)
+    await _track(w, G1, A)
+    engine = make_engine(store, source=OfficialOnly(client))  # as the cog's pool is today
+    assert not isinstance(engine.source, UnofficialSource)
+    clock.advance(600)
+    bad = w.race([A, 900], hosted=True, minutes_ago=38)
+    good = w.race([A, 901], hosted=True, minutes_ago=35)
+    source = BadResult(client, bad)
+    engine.attach_unofficial(UnofficialRaces(engine, store, clock, metrics=metrics, source=lambda: source))
+    for _ in range(3):
+        await engine.run_cycle()
+        clock.advance(120)
+    assert publisher.all_posts() == [(C1, good)]
+    assert source.asked == 1  # given up at once: asking again would not help
+    assert _value(metrics, "ir2dis_unofficial_not_posted_total", reason="unreadable") == 1
