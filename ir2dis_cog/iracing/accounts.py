@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from ir2dis_cog.observability.logging import log_event
@@ -24,8 +25,9 @@ from ir2dis_cog.observability.logging import log_event
 from .client import IRacingClient
 from .errors import AuthError
 from .lap_chart import LapChart
+from .leagues import LeagueSeason, LeagueSession
 from .live import LiveRace, RosterEntry
-from .models import RecentRace, Subsession
+from .models import HostedSession, RecentRace, Subsession
 from .ratelimit import RateBudget, Usage
 
 log = logging.getLogger("red.ir2dis.iracing")
@@ -156,6 +158,17 @@ class AccountPool:
 
     async def get_roster(self, subsession_id: int) -> list[RosterEntry]:
         return await self._first_that_works(self._roomiest(), lambda c: c.get_roster(subsession_id))
+
+    # Hosted and league races (poller/unofficial.py) ask the pool as they ask one client.
+    async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]:
+        order = rendezvous_order(str(cust_id), self._usable())
+        return await self._first_that_works(order, lambda c: c.search_hosted(cust_id, since))
+
+    async def get_league_seasons(self, league_id: int) -> list[LeagueSeason]:
+        return await self._first_that_works(self._roomiest(), lambda c: c.get_league_seasons(league_id))
+
+    async def get_league_sessions(self, league_id: int, season_id: int) -> list[LeagueSession]:
+        return await self._first_that_works(self._roomiest(), lambda c: c.get_league_sessions(league_id, season_id))
 
     def _roomiest(self) -> list[int]:
         return roomiest_order([(i, self._clients[i].budget) for i in self._usable()])

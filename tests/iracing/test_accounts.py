@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import AuthError
 from ir2dis_cog.iracing.ratelimit import RateBudget
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.unofficial import UnofficialSource
 from tests.fakes.iracing import FAKE_EMAIL, FakeIRacing
 from tests.iracing.conftest import FAST, make_settings
 from tests.poller.conftest import T0, ManualClock
@@ -110,6 +112,19 @@ async def test_the_poll_is_spread_over_three_accounts_each_in_its_own_window(
     assert fake.stats["logins"] == 3 and fake.stats["rate_limited"] == 0
     # Each account reports its own window: the pool plans on three accounts' budgets.
     assert budget.limit is not None and budget.limit > 2 * 100 * 0.7
+
+
+async def test_the_pool_serves_hosted_and_league_calls_as_a_client_does(
+    fake: FakeIRacing, tmp_path: Path, clock: ManualClock
+) -> None:
+    # The cog hands the pool to the hosted and league check: it must answer those calls too.
+    settings = three_accounts(fake, tmp_path)
+    async with AsyncExitStack() as stack:
+        pool = await pool_of(stack, settings, clock)
+        assert isinstance(pool, UnofficialSource)
+        hosted = await pool.search_hosted(DRIVERS[0], datetime.fromtimestamp(clock.now() - 86_400, UTC))
+    assert hosted == []
+    assert sum(fake.account_requests[a] for a in (FAKE_EMAIL, SECOND, THIRD)) == 1
 
 
 async def test_a_wrong_password_on_one_account_leaves_the_others_working(
