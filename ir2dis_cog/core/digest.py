@@ -13,6 +13,7 @@ from .cards import DAY_NAMES, RaceCard, in_zone
 from .podium import class_position
 
 WEEK = 7 * 86_400
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TOP = 3  # gains and losses shown
 
 
@@ -135,20 +136,29 @@ def build_digest(week: str, rows: Iterable[DigestRow]) -> Digest:
     )
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
 def digest_lines(d: Digest, safe: Callable[[str], str]) -> list[str]:
     """The digest as lines of text; ``safe`` makes a stored name inert (the embed's escaping)."""
     if d.empty:
         return ["No races of tracked drivers were posted this week."]
-    lines = [f"**{d.races}** races by {d.drivers} drivers · **{d.wins}** wins · **{d.podiums}** podiums"]
+    lines = [
+        f"**{d.races}** {_plural(d.races, 'race')} by {d.drivers} {_plural(d.drivers, 'driver')}"
+        f" · **{d.wins}** {_plural(d.wins, 'win')} · **{d.podiums}** {_plural(d.podiums, 'podium')}"
+    ]
     if d.gains:
         lines.append("iRating gains: " + ", ".join(f"{safe(s.name)} +{int(s.value)}" for s in d.gains))
     if d.losses:
         lines.append("iRating losses: " + ", ".join(f"{safe(s.name)} {int(s.value)}" for s in d.losses))
     if d.cleanest is not None:
         per = f"{d.cleanest.value:.1f}".rstrip("0").rstrip(".")
-        lines.append(f"Cleanest: {safe(d.cleanest.name)}, {per} incidents per race over {d.cleanest.races}")
+        races = f"{d.cleanest.races} {_plural(d.cleanest.races, 'race')}"
+        lines.append(f"Cleanest: {safe(d.cleanest.name)}, {per} incidents per race over {races}")
     if d.climb is not None:
-        lines.append(f"Best climb: {safe(d.climb.name)}, {int(d.climb.value)} places gained")
+        gained = int(d.climb.value)
+        lines.append(f"Best climb: {safe(d.climb.name)}, {gained} {_plural(gained, 'place')} gained in one race")
     return lines
 
 

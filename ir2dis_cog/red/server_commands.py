@@ -18,9 +18,8 @@ from discord import app_commands
 from redbot.core import commands
 from redbot.core.utils.chat_formatting import escape, humanize_list
 
-from ir2dis_cog.core.cards import DAY_NAMES
 from ir2dis_cog.core.choices import PODIUM, WIN, ServerChoices
-from ir2dis_cog.core.digest import next_digest, parse_day
+from ir2dis_cog.core.digest import WEEKDAYS, next_digest, parse_day
 from ir2dis_cog.core.driver_input import Candidate, autocomplete_choices, filter_tracked, match_tracked
 from ir2dis_cog.core.filters import (
     CATEGORIES,
@@ -69,7 +68,7 @@ def describe_choices(c: ServerChoices, kinds: str, series_names: dict[int, str])
     who = [w for w, on in (("linked members", c.ping_members), (_channel_role(c.ping_role), c.ping_role)) if on]
     lines.append(f"**Pings on {threshold}:** {humanize_list(who) if who else 'off'}")
     digest = (
-        f"{DAY_NAMES[c.digest_day]} {c.digest_hour:02d}:00 in {_channel(c.digest_channel)}"
+        f"{WEEKDAYS[c.digest_day]} {c.digest_hour:02d}:00 in {_channel(c.digest_channel)}"
         if c.digest_channel
         else "off"
     )
@@ -90,6 +89,12 @@ class ServerCommands(IRacingCommands):
             raise UserFacingError(
                 f"I can't post in {channel.mention}: I am missing {humanize_list(missing)} there. Nothing was changed."
             )
+
+    async def _driver_name(self, guild_id: int, cust_id: int) -> str:
+        """A tracked driver's name as this server shows it (escaped), else their customer id."""
+        store, _, _ = self._ready()
+        names = {d.cust_id: d.display_name for d in await store.drivers.list_for_guild(guild_id)}
+        return _name(names[cust_id]) if cust_id in names else f"driver {cust_id}"
 
     async def _series_choices(self, guild_id: int, current: str) -> list[app_commands.Choice[str]]:
         if self.store is None:
@@ -322,16 +327,17 @@ class ServerCommands(IRacingCommands):
         except LinkTakenError as exc:
             if str(exc) == "member":
                 raise UserFacingError(
-                    "You are linked to another driver already. An admin can remove it (`/iracing link remove`)."
+                    "You are linked to another driver already; a server admin can remove that link."
+                    " Nothing was changed."
                 ) from None
             raise UserFacingError(
-                f"**{_name(found.display_name)}** is linked to another member. An admin can remove that link."
+                f"**{_name(found.display_name)}** is linked to another member already. Nothing was changed."
             ) from None
         name = _name(found.display_name)
         if not made:
             await self._reply(ctx, f"You are already linked to **{name}**.")
             return
-        await self._reply(ctx, f"You are linked to **{name}**. Pings need an admin to confirm it.")
+        await self._reply(ctx, f"You are linked to **{name}**. Pings name you only once a server admin confirms it.")
 
     @iracing_link.autocomplete("driver")
     async def _link_autocomplete(
@@ -355,7 +361,8 @@ class ServerCommands(IRacingCommands):
         if link is None:
             raise UserFacingError(f"{member.mention} has not linked a driver.")
         await store.links.confirm(guild_id, member.id)
-        await self._reply(ctx, f"{member.mention}'s link to driver {link.cust_id} is confirmed.")
+        driver = await self._driver_name(guild_id, link.cust_id)
+        await self._reply(ctx, f"{member.mention} is confirmed as **{driver}**: their podiums can ping them.")
 
     @iracing_link.command(name="remove")
     @commands.admin_or_permissions(manage_guild=True)
@@ -378,7 +385,8 @@ class ServerCommands(IRacingCommands):
         state = "confirmed" if link.confirmed else "not confirmed yet"
         last = await store.digest.last_race(guild_id, link.cust_id)
         if last is None:
-            await self._reply(ctx, f"You are driver {link.cust_id} ({state}). No race of yours was posted here yet.")
+            name = await self._driver_name(guild_id, link.cust_id)
+            await self._reply(ctx, f"You are **{name}** ({state}). No race of yours was posted here yet.")
             return
         place = f"P{last.class_position}" if last.class_position else "no finishing place"
         delta = last.irating_delta
@@ -423,7 +431,7 @@ class ServerCommands(IRacingCommands):
         when = next_digest(time.time(), zone, weekday, hour)
         await self._reply(
             ctx,
-            f"A weekly digest will be posted in {channel.mention} on {DAY_NAMES[weekday]} at {hour:02d}:00"
+            f"A weekly digest will be posted in {channel.mention} on {WEEKDAYS[weekday]} at {hour:02d}:00"
             f" ({zone}), next <t:{when}:F>.",
         )
 

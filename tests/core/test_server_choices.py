@@ -167,8 +167,8 @@ def test_digest_numbers() -> None:
     assert d.cleanest is not None and (d.cleanest.name, d.cleanest.value) == ("Bruno", 0)
     assert d.climb is not None and (d.climb.name, d.climb.value) == ("Bruno", 9)
     lines = digest_lines(d, lambda t: t.replace("*", "\\*"))
-    assert lines[0] == "**3** races by 3 drivers · **1** wins · **2** podiums"
-    assert "Cleanest: Bruno, 0 incidents per race over 1" in lines
+    assert lines[0] == "**3** races by 3 drivers · **1** win · **2** podiums"
+    assert "Cleanest: Bruno, 0 incidents per race over 1 race" in lines
     empty = build_digest("2026-W06", [])
     assert empty.empty and digest_lines(empty, str) == ["No races of tracked drivers were posted this week."]
 

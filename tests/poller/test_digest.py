@@ -54,7 +54,7 @@ async def test_the_digest_fires_once_at_its_hour_across_a_restart_and_two_proces
     assert await restarted.run_once() == 0
     [(channel, _title, lines, marker)] = notices.sent
     assert (channel, marker) == (CHANNEL, "ir2dis weekly digest 2026-W07")
-    assert lines[0] == "**2** races by 2 drivers · **1** wins · **1** podiums"
-    assert "iRating gains: Alice \\*Apex\\* +40" in lines and "Best climb: Bruno, 6 places gained" in lines
+    assert lines[0] == "**2** races by 2 drivers · **1** win · **1** podium"
+    assert "iRating gains: Alice \\*Apex\\* +40" in lines and "Best climb: Bruno, 6 places gained in one race" in lines
     clock.advance(7 * 86_400)
     assert await restarted.run_once() == 1  # the next week
