@@ -189,6 +189,8 @@ class PollEngine:
         async with self._cycle_lock:
             if self._instance:
                 released = await self._store.posts.release_earlier_lives(self._instance, self.claim_holder)
+                # ...and its copies in other channels (the podium channel), settled by the same drain.
+                released += await self._store.copies.release_earlier_lives(self._instance, self.claim_holder)
                 if released:
                     log_event(
                         log,

@@ -98,3 +98,25 @@ async def test_a_podium_pings_exactly_the_confirmed_linked_member(
     await make_engine(store).run_cycle()
     assert publisher.all_posts() == [(RESULTS, race)]
     assert publisher.pinged == {(RESULTS, race): Mentions((MEMBER,), ())}
+
+
+async def test_a_restart_of_the_same_instance_settles_its_dead_copies_at_once(
+    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = await _world(store, fake, clock)
+    await store.choices.set(G, now=int(clock.now()), podium_channel=PODIUM)
+    podium = w.race([A, B], minutes_ago=40)
+    # The copy is claimed first, then the main post reaches Discord and the process dies.
+    await cycle_that_dies(make_engine(store, process="first-life", instance="inst1"), publisher, after_publish=True)
+    assert publisher.all_posts() == [(RESULTS, podium)]
+    assert await store.copies.state(G, podium, PODIUM) == "pending"
+    # Another instance on the database respects the dead claim's lease...
+    await make_engine(store, process="p", instance="inst2").resolve_unfinished()
+    assert publisher.all_posts() == [(RESULTS, podium)]
+    # ...the same instance, restarted, settles the copy now (no wait for the lease), and only once.
+    restarted = make_engine(store, process="second-life", instance="inst1")
+    await restarted.resolve_unfinished()
+    assert publisher.all_posts() == sorted([(RESULTS, podium), (PODIUM, podium)])
+    assert await store.copies.state(G, podium, PODIUM) == "posted"
+    await restarted.run_cycle()
+    assert publisher.all_posts() == sorted([(RESULTS, podium), (PODIUM, podium)])
