@@ -5,7 +5,8 @@
   Only races are kept (event_type 5), whatever else the answer holds (the recorded answer was
   asked for every type and lists practices and time trials too).
 - ``session/reg_drivers_list?subsession_id=N``: ``{subscribed, subsession_id, success,
-  entries: [{cust_id, display_name, car_id, car_class_id, reg_status, ...}]}``. Reported, not
+  entries: [{cust_id, display_name, car_id, car_class_id, reg_status, license: {category_id,
+  irating, ...}, ...}]}``. Reported, not
   checked: the list is empty once the subsession has finished, and for an unknown id.
 """
 
@@ -37,6 +38,9 @@ class RosterEntry:
     display_name: str
     car_class_id: int | None = None
     reg_status: str | None = None
+    # The driver's licence in the race's category (``license``): its iRating and category id.
+    irating: int | None = None
+    category_id: int | None = None
 
 
 def parse_live_races(payload: Any) -> list[LiveRace]:
@@ -73,12 +77,16 @@ def parse_roster(payload: Any) -> list[RosterEntry]:
         for i, raw in enumerate(rows):
             where = f"entries[{i}]"
             r = _obj(raw, where)
+            lic = r.get("license")
+            lic = lic if isinstance(lic, dict) else {}
             out.append(
                 RosterEntry(
                     cust_id=_int(r, "cust_id", where),
                     display_name=_str(r, "display_name", where),
                     car_class_id=_opt_int(r, "car_class_id", where),
                     reg_status=_opt_str(r, "reg_status", where),
+                    irating=_opt_int(lic, "irating", f"{where}.license"),
+                    category_id=_opt_int(lic, "category_id", f"{where}.license"),
                 )
             )
         return out

@@ -125,6 +125,9 @@ class Metrics:
         self.digests_sent_total = Counter(
             f"{_PREFIX}_digests_sent", "Weekly digests posted (one per server and week).", registry=r
         )
+        self.live_notices_total = Counter(
+            f"{_PREFIX}_live_notices", "On-track-now notices posted (one per server and race).", registry=r
+        )
         # Hosted and league races (issue 13).
         self.unofficial_requests_total = Counter(
             f"{_PREFIX}_unofficial_requests",

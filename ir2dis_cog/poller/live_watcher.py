@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -71,6 +71,11 @@ class LiveSource(Protocol):
     async def get_subsession(self, subsession_id: int) -> Subsession: ...
 
 
+# Told of each new race with tracked drivers on its roster, once (poller/on_track.py): the race, the
+# live list it came in, its roster and the tracked drivers on it. Must not block (it starts a task).
+OnTrack = Callable[[LiveRace, Sequence[LiveRace], Sequence[RosterEntry], frozenset[int]], None]
+
+
 # What the status command and /health show (plain data, defined with the status text).
 WatcherStatus = LiveWatchView
 WATCHER_OFF = WatcherStatus("off")
@@ -88,8 +93,18 @@ def _plain(exc: Exception) -> str:
 
 
 class LiveWatcher:
-    def __init__(self, engine: PollEngine, metrics: Metrics, clock: Clock, *, poll_seconds: int = 60) -> None:
+    def __init__(
+        self,
+        engine: PollEngine,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        poll_seconds: int = 60,
+        on_track: OnTrack | None = None,
+    ) -> None:
         self._engine = engine
+        self._on_track = on_track
+        self._listed: dict[int, LiveRace] = {}  # the last live list, for the on-track hook
         self._metrics = metrics
         self._clock = clock
         self._period = float(poll_seconds)
@@ -246,6 +261,7 @@ class LiveWatcher:
         self._last_list_at, self._last_error, self._last_races = now, None, len(races)
         step = on_live_list(self._watches, races, now)
         self._watches = step.watches
+        self._listed = {r.subsession_id: r for r in races}
         if step.rosters:
             await self._read_rosters(step.rosters)
         self._metrics.live_races_watched.set(watched_now(self._watches))
@@ -276,6 +292,12 @@ class LiveWatcher:
         tracked = await self._engine.tracked_drivers(e.cust_id for e in entries) if entries else frozenset()
         w = on_roster(self._watches[subsession_id], (e.cust_id for e in entries), tracked, self._clock.now())
         self._watches[subsession_id] = w
+        race = self._listed.get(subsession_id)
+        if self._on_track is not None and w.phase == "live" and race is not None:
+            try:
+                self._on_track(race, list(self._listed.values()), entries, w.drivers)
+            except Exception:
+                log.exception("the on-track hook failed", extra={"subsession_id": subsession_id})
 
     async def _read_results(self) -> None:
         for sid in results_due(self._watches, self._clock.now()):

@@ -37,8 +37,11 @@ class Publisher(Protocol):
 class NoticePublisher(Protocol):
     """Messages of the server's choices that are not result cards (the digest, "on track now")."""
 
-    async def publish_notice(self, channel_id: int, title: str, lines: list[str], marker: str) -> int:
+    async def publish_notice(
+        self, channel_id: int, title: str, lines: list[str], marker: str, mentions: Any = None
+    ) -> int:
         """Send a short embed (``lines`` already made inert) whose footer is ``marker``; the id.
+        Pings exactly ``mentions`` (``core.routing.Mentions``) when given, else nobody.
         Raises ChannelUnavailableError."""
 
 

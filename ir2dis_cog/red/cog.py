@@ -28,6 +28,7 @@ from ir2dis_cog.poller.digest import DigestRunner
 from ir2dis_cog.poller.e2e_clock import digest_clock
 from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
+from ir2dis_cog.poller.on_track import OnTrackNotices
 from ir2dis_cog.poller.ports import SystemClock
 from ir2dis_cog.poller.unofficial import UnofficialRaces
 from ir2dis_cog.poller.work_share import RemoteLive, WorkShare, heartbeat_period, lease_ttl
@@ -73,6 +74,7 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
         self.engine: PollEngine | None = None
         self.digests: DigestRunner | None = None  # each server's weekly digest, checked once a cycle
         self.watcher: LiveWatcher | None = None
+        self.on_track: OnTrackNotices | None = None  # "on track now", told by the live watcher
         self.health: HealthServer | None = None
         self.renderer = RenderWorker()
         self.started_at = time.time()
@@ -214,6 +216,14 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             default_timezone=settings.default_timezone,
             safe=lambda text: safe_text(text, 100),
         )
+        self.on_track = OnTrackNotices(
+            store,
+            DiscordPublisher(self.bot),
+            self.metrics,
+            SystemClock(),
+            owner=self.engine.claim_holder,
+            safe=lambda text: safe_text(text, 100),
+        )
         self._sync_watcher(settings)
         self.heartbeat_loop.change_interval(seconds=heartbeat_period(settings.poll_interval_seconds))
         self.heartbeat_loop.start()
@@ -235,6 +245,8 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
         if self.watcher is not None:
             await self.watcher.stop()
             self.watcher = None
+        if self.on_track is not None:
+            await self.on_track.wait()
         self.heartbeat_loop.cancel()
         if self.work is not None:
             with contextlib.suppress(Exception):
@@ -276,7 +288,11 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
         wanted = settings.live_watch and not settings.missing_iracing_credentials() and holder
         if wanted and self.watcher is None:
             self.watcher = LiveWatcher(
-                self.engine, self.metrics, SystemClock(), poll_seconds=settings.live_poll_seconds
+                self.engine,
+                self.metrics,
+                SystemClock(),
+                poll_seconds=settings.live_poll_seconds,
+                on_track=self.on_track.on_roster if self.on_track is not None else None,
             )
             self.watcher.start(before=self.bot.wait_until_red_ready)
         elif not wanted and self.watcher is not None:

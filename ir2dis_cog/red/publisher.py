@@ -102,13 +102,20 @@ class DiscordPublisher:
             raise ChannelUnavailableError("the results channel no longer exists") from None
         return message.id
 
-    async def publish_notice(self, channel_id: int, title: str, lines: list[str], marker: str) -> int:
-        """A short embed of ours that is no result card (the weekly digest); never a mention."""
+    async def publish_notice(
+        self, channel_id: int, title: str, lines: list[str], marker: str, mentions: Mentions | None = None
+    ) -> int:
+        """A short embed of ours that is no result card (the weekly digest, "on track now"); it pings
+        exactly ``mentions`` (ids in the content), nobody when there are none."""
         channel = await self._channel(channel_id)
         embed = discord.Embed(title=title[:256], description="\n".join(lines)[:4000], colour=discord.Colour.blurple())
         embed.set_footer(text=marker[:200])
         try:
-            message = await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+            message = await channel.send(
+                content=mentions.text() if mentions else None,
+                embed=embed,
+                allowed_mentions=allowed_mentions(mentions),
+            )
         except discord.Forbidden:
             raise ChannelUnavailableError("Discord refused the message (missing permission)") from None
         except discord.NotFound:

@@ -73,6 +73,7 @@ def describe_choices(c: ServerChoices, kinds: str, series_names: dict[int, str])
         else "off"
     )
     lines.append(f"**Weekly digest:** {digest}")
+    lines.append(f"**On track now:** {_channel(c.live_channel) if c.live_channel else 'off'}")
     return "\n".join(lines)
 
 
@@ -396,6 +397,25 @@ class ServerCommands(IRacingCommands):
             f"You are **{_name(last.name)}** ({state}). Last race: {_name(last.series_name)}, <t:{last.finished_at}:R>:"
             f" {place} in class, {last.incidents} incidents{ir}.",
         )
+
+    # ----- on track now -----
+
+    @IRacingCommands.iracing.command(name="ontrack")
+    @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.describe(channel="Where the notices go (leave out: no notices)")
+    async def iracing_ontrack(self, ctx: commands.Context, channel: discord.TextChannel | None = None) -> None:
+        """A short notice when a tracked driver's race goes live (off by default)."""
+        store, _, settings = self._ready()
+        if channel is not None:
+            self._postable(channel)
+        await store.choices.set(self._guild_id(ctx), now=int(time.time()), live_channel=channel.id if channel else None)
+        if channel is None:
+            await self._reply(ctx, "No on-track notices.")
+            return
+        said = f"When a tracked driver's race goes live, a short notice will be posted in {channel.mention}."
+        if not settings.live_watch:
+            said += " The bot owner has the live watcher off, so none come until it is on."
+        await self._reply(ctx, said)
 
     # ----- weekly digest -----
 

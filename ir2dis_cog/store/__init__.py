@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .choices_repo import ChoicesRepo, CopyRepo, DigestRepo, LinkRepo, LinkTakenError, MemberLink
+from .choices_repo import ChoicesRepo, CopyRepo, DigestRepo, LinkRepo, LinkTakenError, LiveNoticeRepo, MemberLink
 from .database import (
     Database,
     DatabaseConfig,
@@ -62,6 +62,7 @@ class Store:
     copies: CopyRepo
     links: LinkRepo
     digest: DigestRepo
+    live_notices: LiveNoticeRepo
     work: WorkLeaseRepo
     account_auth: AccountAuthStateRepo
 
@@ -112,6 +113,7 @@ async def open_store(
         copies=CopyRepo(db),
         links=LinkRepo(db),
         digest=DigestRepo(db),
+        live_notices=LiveNoticeRepo(db),
         work=WorkLeaseRepo(db),
         account_auth=AccountAuthStateRepo(db, clock=clock),
     )

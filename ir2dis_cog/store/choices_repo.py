@@ -458,6 +458,48 @@ class DigestRepo:
         return str(value) if value is not None else None
 
 
+class LiveNoticeRepo:
+    """live_notice: "on track now", at most one notice per (server, race)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, guild_id: int, subsession_id: int, channel_id: int, owner: str, *, now: int) -> bool:
+        """True for exactly one caller per (server, race): it sends that race's notice."""
+        sql = self._db.insert_ignore(
+            "live_notice", ("guild_id", "subsession_id", "channel_id", "claimed_at", "claim_owner", "state")
+        )
+        won = await self._db.execute(
+            sql,
+            (
+                validate_id(guild_id, "guild id"),
+                validate_id(subsession_id, "subsession id"),
+                validate_id(channel_id, "channel id"),
+                now,
+                owner[:64],
+                "pending",
+            ),
+        )
+        return won == 1
+
+    async def record(self, guild_id: int, subsession_id: int, message_id: int | None, *, state: str) -> None:
+        await self._db.execute(
+            "UPDATE live_notice SET message_id = ?, state = ?, claim_owner = NULL "
+            "WHERE guild_id = ? AND subsession_id = ?",
+            (message_id, state[:16], guild_id, subsession_id),
+        )
+
+    async def state(self, guild_id: int, subsession_id: int) -> str | None:
+        value = await self._db.fetchval(
+            "SELECT state FROM live_notice WHERE guild_id = ? AND subsession_id = ?", (guild_id, subsession_id)
+        )
+        return str(value) if value is not None else None
+
+    async def forget_before(self, when: int) -> int:
+        """Notices of races long over are no use any more (a live race lasts a day at most)."""
+        return await self._db.execute("DELETE FROM live_notice WHERE claimed_at < ?", (when,))
+
+
 def _opt(value: Any) -> int | None:
     return int(value) if value is not None else None
 

@@ -37,7 +37,10 @@ def test_the_recorded_roster_gives_every_driver() -> None:
     sample = load_sample("session_reg_drivers_list.json")
     roster = parse_roster(sample)
     assert len(roster) == 12
-    assert roster[0] == RosterEntry(1378194, "REDACTED", car_class_id=4016, reg_status="reg_joined")
+    assert roster[0] == RosterEntry(
+        1378194, "REDACTED", car_class_id=4016, reg_status="reg_joined", irating=1702, category_id=6
+    )
+    assert all(e.irating is not None and e.irating > 0 for e in roster)  # the field's strength, before results
     assert {e.cust_id for e in roster} == {e["cust_id"] for e in sample["entries"]}
 
 

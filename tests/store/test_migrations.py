@@ -20,6 +20,7 @@ ALL_MIGRATIONS = [
     "0006_work_sharing",
     "0007_server_choices",
     "0008_weekly_digest",
+    "0010_live_notice",
 ]
 
 
@@ -304,5 +305,32 @@ async def test_upgrade_to_server_choices_keeps_servers_and_posts_as_they_were(db
         assert await store.copies.unresolved(now=now + 10_000) == []
         guild = await store.guilds.get(11)
         assert guild is not None and (guild.channel_id, guild.timezone) == (22, "Europe/Berlin")
+    finally:
+        await store.close()
+
+
+async def test_upgrade_to_live_notices_keeps_the_digest_and_starts_with_no_notice(db_url: str, tmp_path: Path) -> None:
+    """0010: a week's digest already sent stays sent; live_notice starts empty and keys (server, race)."""
+    config = parse_database_url(db_url, data_dir=tmp_path)
+    await apply_migrations(config, upto="0008_weekly_digest")
+    now = 1_770_090_000
+    db = await connect(config)
+    try:
+        await db.execute(
+            "INSERT INTO digest_sent (guild_id, week, claimed_at, claim_owner, channel_id, message_id, state)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (11, "2026-W05", now, None, 22, 33, "posted"),
+        )
+    finally:
+        await db.close()
+
+    store = await open_store(db_url, data_dir=tmp_path)
+    try:
+        assert await _applied(store) == ALL_MIGRATIONS
+        assert "live_notice" in await _tables(store)
+        assert await store.digest.week_state(11, "2026-W05") == "posted"
+        assert await store.live_notices.state(11, 901) is None
+        assert await store.live_notices.claim(11, 901, 22, "inst:p", now=now)
+        assert not await store.live_notices.claim(11, 901, 23, "inst:q", now=now)  # one per (server, race)
     finally:
         await store.close()

@@ -422,6 +422,8 @@ def roster_entries(spec: RaceSpec, members: Mapping[int, Member]) -> tuple[dict[
                     "car_class_id": class_id,
                     "car_class_name": spec.class_names.get(class_id, "Fake Class"),
                     "reg_status": "reg_joined",
+                    # The recorded answer's licence: the driver's in the race's category.
+                    "license": {"category_id": 5, "category": "sports_car", "irating": members[cust_id].irating},
                     "session_id": spec.subsession_id + 200_000_000,
                     "subsession_id": spec.subsession_id,
                     "event_type": 5,
