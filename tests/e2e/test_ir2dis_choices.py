@@ -8,7 +8,8 @@ channel, and only the podium message pings, with ``allowed_mentions`` naming exa
 member and the role. The weekly digest is set for an hour ahead in the server's time zone: it is
 not sent before, is sent once when the digest's clock reaches that hour (the test moves it through
 ``IR2DIS_E2E_CLOCK_FILE``, see poller/e2e_clock.py), and not again after a restart in that hour.
-Every bad input gets one private sentence and changes nothing.
+Every bad input gets one private sentence and changes nothing; `/iracing ontrack` says when the
+live watcher it needs is off (its notices are tested over the fake's live list, tests/poller).
 """
 
 from __future__ import annotations
@@ -190,6 +191,9 @@ async def test_filters_podium_channel_pings_and_a_weekly_digest_in_a_real_redbot
         ),
         ("link", rita): "**Alice Apex** is linked to another member already. Nothing was changed.",
         ("digest", 25): "The hour is a whole number from 0 to 23. Nothing was changed.",
+        ("ontrack", locked): (
+            f"I can't post in <#{locked}>: I am missing Send Messages and Embed Links there. Nothing was changed."
+        ),
     }
     answers = [
         await h.slash("iracing", "filter", "category", {"categories": "karting"}),
@@ -199,6 +203,7 @@ async def test_filters_podium_channel_pings_and_a_weekly_digest_in_a_real_redbot
         await h.slash("iracing", "pings", {"members": True, "role": quiet}),
         await h.slash("iracing", "link", "driver", {"driver": str(ALICE)}, user_id=rita),
         await h.slash("iracing", "digest", {"channel": digests, "day": "Monday", "hour": 25}),
+        await h.slash("iracing", "ontrack", {"channel": locked}),
     ]
     for (what, expected), answer in zip(bad_answers.items(), answers, strict=True):
         assert answer.ephemeral, what
@@ -208,6 +213,15 @@ async def test_filters_podium_channel_pings_and_a_weekly_digest_in_a_real_redbot
     assert shown_after.content == shown_before.content
     assert "**Minimum SOF:** 2000" in shown_after.content, shown_after.content
     assert f"**Podium channel:** <#{podiums}> (for a class podium)" in shown_after.content
+    assert "**On track now:** off" in shown_after.content
+    # On track now needs the live watcher, which this bot's owner has off: the answer says so.
+    ontrack = await h.slash("iracing", "ontrack", {"channel": podiums})
+    assert ontrack.ephemeral and ontrack.content == (
+        f"When a tracked driver's race goes live, a short notice will be posted in <#{podiums}>."
+        " The bot owner has the live watcher off, so none come until it is on."
+    ), ontrack.content
+    off = await h.slash("iracing", "ontrack")
+    assert off.ephemeral and off.content == "No on-track notices.", off.content
     assert h.fake.messages(locked) == [] and h.fake.messages(digests) == []
 
     # --- two races: the weak field is kept out, the strong one (Alice wins) goes to both channels -
