@@ -57,12 +57,15 @@ from .work_share import WorkShare
 
 log = logging.getLogger("red.ir2dis.poller")
 
+
 class CardBuilder(Protocol):
     """``core.cards.build_card``: ``whole_field`` when the server follows the race's league."""
 
     def __call__(
         self, subsession: Subsession, tracked: Mapping[int, str], timezone: str, *, whole_field: bool = False
     ) -> RaceCard: ...
+
+
 _FINISH_MEMORY = 20_000  # subsession -> when it finished, for watermarks of races not fetched again
 
 
