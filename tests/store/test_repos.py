@@ -50,7 +50,7 @@ async def test_active_tracking_of_some_drivers_only(store: Store) -> None:
     await store.drivers.untrack(3, 700)
     assert await store.drivers.active_tracking([500, 700, 999]) == {500: frozenset({1, 2})}
     assert await store.drivers.active_tracking([]) == {}
-    many = list(range(1_000, 3_000)) + [600]  # more than one IN list holds
+    many = [*range(1_000, 3_000), 600]  # more than one IN list holds
     assert await store.drivers.active_tracking(many) == {600: frozenset({1})}
 
 
