@@ -2,7 +2,7 @@
 and 3 bot processes, side by side in one run.
 
     python -m benchmarks.scale_out                  # the four runs (about 15 minutes)
-    python -m benchmarks.scale_out --smoke          # a small, busy world in about a minute
+    python -m benchmarks.scale_out --smoke          # a small, busy world, 30 s a column
 
 Every run has its own fake iRacing process (the poll-cycle benchmark's world and latencies;
 each account its own 240-per-60-s window), its own fresh PostgreSQL database and 1 or 3 engine
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--activity", type=float, default=1.0)
     p.add_argument("--runs", default="all", help="comma-separated columns to run: 1a1p,3a1p,1a3p,3a3p (default all)")
-    p.add_argument("--smoke", action="store_true", help="400 drivers racing 4x as often, 30 minutes")
+    p.add_argument("--smoke", action="store_true", help="400 drivers racing 6x as often, 15 minutes")
     p.add_argument("--write", type=Path, default=None, help="the report's file (default RESULTS.md, not in smoke)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
     p.add_argument("--role", default=None, help=argparse.SUPPRESS)
@@ -526,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--world-kind", default="drivers", help=argparse.SUPPRESS)  # Options.argv() passes it
     args = p.parse_args(argv)
     if args.smoke:
-        args.servers, args.pairs, args.drivers, args.hours, args.activity = 200, 1000, 400, 0.5, 4.0
-        args.speed = args.speed_3 = 60.0
+        args.servers, args.pairs, args.drivers, args.hours, args.activity = 200, 1000, 400, 0.25, 6.0
+        args.speed = args.speed_3 = 100.0
     opts = Options(
         servers=args.servers,
         pairs=args.pairs,
