@@ -124,6 +124,9 @@ class LiveWatcher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._ticking: asyncio.Event | None = None  # set while no tick runs
+        # Posts of found races run beside the ticks: a race for hundreds of servers must not hold
+        # up the next live list or the other races' results.
+        self._deliveries: set[asyncio.Task[None]] = set()
         engine.attach_live(self)
 
     def start(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -151,6 +154,10 @@ class LiveWatcher:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if self._deliveries:
+            _, late = await asyncio.wait(self._deliveries, timeout=grace)
+            for cut in late:
+                cut.cancel()  # the outbox settles a claim left without its message at the next start
 
     def set_period(self, poll_seconds: int) -> None:
         self._period = float(poll_seconds)
@@ -210,7 +217,7 @@ class LiveWatcher:
         while not self._stopping:
             self._ticking = asyncio.Event()
             try:
-                await self.tick()
+                await self.tick(settle=False)
             except Exception:
                 log.exception("the live watcher failed a tick; trying again")
                 self._metrics.poll_errors_total.labels("live_watcher").inc()
@@ -223,14 +230,22 @@ class LiveWatcher:
         results = next_results_at(self._watches)
         return min(self._next_list, results if results is not None else math.inf)
 
-    async def tick(self) -> None:
-        """Read the live list when it is due, then ask for the results that are due."""
+    async def tick(self, *, settle: bool = True) -> None:
+        """Read the live list when it is due, then ask for the results that are due; the races
+        found are posted in tasks of their own, waited for here unless ``settle`` is False."""
         with self._lane():
             if self._clock.now() >= self._next_list:
                 self._next_list = self._clock.now() + self._period
                 await self._read_list()
             await self._read_results()
         self._reassess(self._clock.now())
+        if settle:
+            await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until the posts of every race found so far are done."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries)
 
     def _lane(self) -> AbstractContextManager[None]:
         """The client counts the watcher's requests apart from the poller's (same engine budget)."""
@@ -331,6 +346,12 @@ class LiveWatcher:
             )
         if sub is None:
             return
+        # The task keeps this context, so its requests (the lap chart) stay in the watcher's lane.
+        task = asyncio.create_task(self._deliver(sid, sub, before, now))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, sid: int, sub: Subsession, before: Watch, now: float) -> None:
         try:
             servers = await self._engine.deliver_found(sub)
         except Exception:

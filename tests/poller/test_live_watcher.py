@@ -4,6 +4,7 @@ misses counted, falling back when the list fails, and a restart while a race is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -207,3 +208,42 @@ async def test_a_restart_while_a_race_is_watched_still_posts_it_once(
     await watcher2.tick()
     await engine2.run_cycle()
     assert publisher.all_posts() == [(C1, sid), (C2, sid)]
+
+
+async def test_a_slow_post_does_not_hold_up_the_live_list_and_stop_finishes_it(
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A found race posts in a task of its own (one for hundreds of servers takes a while): the
+    loop's ticks go on reading the list and rosters meanwhile; stopping waits for the post."""
+    await tracked_world(sqlite_store, fake, clock)
+    _, watcher = await started(make_engine, sqlite_store, metrics, clock)
+    first = live_race(fake, clock, [A, 900])
+    await run_for(watcher, clock, 15 * 60 + 60)
+    discord_answers = asyncio.Event()
+    publish = publisher.publish
+
+    async def slow(*args: object, **kwargs: object) -> int:
+        await discord_answers.wait()
+        return await publish(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publisher, "publish", slow)
+    for _ in range(8):  # results out: found, its post hangs; the loop goes on
+        await watcher.tick(settle=False)
+        clock.advance(30)
+    assert publisher.all_posts() == []
+    second = live_race(fake, clock, [B, 901])
+    for _ in range(3):
+        await watcher.tick(settle=False)
+        clock.advance(30)
+    assert f"subsession_id={second}" in calls(fake, "session/reg_drivers_list")
+    watcher.start()
+    discord_answers.set()
+    await watcher.stop()
+    assert publisher.all_posts() == [(C1, first)]
+    assert metric(metrics, "ir2dis_live_races_found_total") == 1
