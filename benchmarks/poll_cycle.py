@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.sessions_world import SessionsWorld, build_sessions_world
 from benchmarks.world import World, build_world, expected_posts
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +39,10 @@ RATE_WINDOW = 60.0
 # After the last race comes out, keep polling long enough for the idlest driver's next poll
 # (MAX_IDLE_POLL_MINUTES, 30) so every race of the run can be counted as posted or missed.
 DRAIN_SECONDS = 1800.0
+# The sessions world is about the live watcher, which asks for results minutes after a race:
+# a quarter of an hour after the last results is enough for it (what the per-driver poll has
+# not found by then counts as missed).
+SESSIONS_DRAIN_SECONDS = 900.0
 DATA_LATENCY_MS = 80.0
 S3_LATENCY_MS = 40.0
 
@@ -75,8 +81,19 @@ class Options:
     concurrency: int
     seed: int
     activity: float = 1.0
+    world_kind: str = "drivers"  # "sessions": official series on a schedule, for the live watcher
 
     def world(self) -> World:
+        if self.world_kind == "sessions":
+            return build_sessions_world(
+                servers=self.servers,
+                pairs=self.pairs,
+                drivers=self.drivers,
+                hours=self.hours,
+                interval=self.interval,
+                seed=self.seed,
+                activity=self.activity,
+            )
         return build_world(
             servers=self.servers,
             pairs=self.pairs,
@@ -119,13 +136,19 @@ async def serve_fake(opts: Options, workdir: Path) -> None:
             track_name="Sim Raceway",
         )
 
-    for race in world.history():
-        add(race)
+    if isinstance(world, SessionsWorld):
+        # Official sessions are known before they start: listed while live, published later.
+        for race in world.races:
+            _add_session_race(fake, world, race)
+        fake.world.live_noise.extend(world.noise)
+    else:
+        for race in world.history():
+            add(race)
     await fake.start()
     (workdir / "fake.url").write_text(fake.base_url or "")
     real_start = await _wait_for_go(workdir)
     clock.start(real_start)
-    future = sorted(world.future(), key=lambda r: r.available_at)
+    future = [] if isinstance(world, SessionsWorld) else sorted(world.future(), key=lambda r: r.available_at)
     i = 0
     stop = workdir / "stop"
     while not stop.exists():
@@ -139,6 +162,22 @@ async def serve_fake(opts: Options, workdir: Path) -> None:
     )
     (workdir / "fake.done").write_text("ok")
     await fake.stop()
+
+
+def _add_session_race(fake: Any, world: SessionsWorld, race: Any) -> None:
+    from tests.fakes.iracing import RaceEntry
+
+    end = race.start + race.minutes * 60
+    fake.add_race(
+        [RaceEntry((c,)) for c in (*race.drivers, *race.fillers)],
+        subsession_id=race.subsession_id,
+        session_start_time=race.start,
+        race_minutes=race.minutes,
+        season_id=world.season_of[race.subsession_id],
+        series_name="Benchmark Series",
+        track_name="Sim Raceway",
+        results_delay=race.available_at - end,
+    )
 
 
 async def _wait_for_go(workdir: Path) -> float:
@@ -206,12 +245,13 @@ async def run_strategy(opts: Options, workdir: Path, strategy: str) -> None:
     metrics = Metrics()
     publisher = CountingPublisher(clock)
     # Never let the client sleep on its own: its waits are wall-clock seconds, ours are simulated.
-    if strategy == "engine":
-        tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1)
-    else:
+    if strategy == "naive":
         tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1, rate_reserve=-(10**9))
-    setup = _setup_engine if strategy == "engine" else _setup_naive
-    run = await setup(world, workdir, settings, metrics, publisher, clock)
+        run = await _setup_naive(world, workdir, settings, metrics, publisher, clock)
+    else:
+        tuning = ClientTuning(max_rate_wait=0.0, rate_limit_tries=1)
+        watch = strategy == "watcher"
+        run = await _setup_engine(world, workdir, settings, metrics, publisher, clock, watch=watch)
     async with IRacingClient(
         settings, state_store=MemoryAuthStateStore(), metrics=metrics, tuning=tuning, clock=clock.now
     ) as client:
@@ -225,42 +265,86 @@ async def run_strategy(opts: Options, workdir: Path, strategy: str) -> None:
                 "cycles": cycles,
                 "posts": [[world.guild_of_channel(c), s, t] for c, s, t in publisher.sent],
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "metrics": _live_counts(metrics) if strategy == "watcher" else {},
                 "peak_rss_mb": usage.ru_maxrss / 1024,
             }
         )
     )
 
 
+def _live_counts(metrics: Any) -> dict[str, float]:
+    """The live watcher's own counters: races it found, misses by reason, requests by kind."""
+    out: dict[str, float] = {}
+    for family in metrics.registry.collect():
+        if not family.name.startswith(("ir2dis_live_", "ir2dis_poll_errors")):
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                label = ",".join(f"{v}" for v in sample.labels.values())
+                out[sample.name + (f"{{{label}}}" if label else "")] = sample.value
+    return out
+
+
 async def _setup_engine(
-    world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any, clock: SimClock
+    world: World, workdir: Path, settings: Any, metrics: Any, publisher: Any, clock: SimClock, *, watch: bool = False
 ) -> Any:
     from ir2dis_cog.poller.engine import PollEngine
+    from ir2dis_cog.poller.live_watcher import LiveWatcher
     from ir2dis_cog.store import open_store
 
-    store = await open_store(f"sqlite:///{workdir / 'bench.sqlite3'}", data_dir=workdir)
-    latest = _latest_before(world)
-    t = int(world.start)
-    for g, drivers in world.tracking.items():
-        await store.guilds.set_channel(g, world.channel(g), now=t)
-        for d in drivers:
-            started, sid = latest.get(d, (0, 0))
-            await store.last_seen.set(g, d, sid, started)
-            await store.drivers.track(g, d, f"Driver {d}", None, now=t)
+    url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    await (await open_store(url, data_dir=workdir)).close()  # the migrations make the tables
+    _seed_store(world, workdir / "bench.sqlite3")
+    store = await open_store(url, data_dir=workdir)
 
     async def run(client: Any) -> list[dict[str, Any]]:
         engine = PollEngine(store, client, publisher, settings, metrics, clock, process="bench")
+        watcher = LiveWatcher(engine, metrics, clock, poll_seconds=settings.live_poll_seconds) if watch else None
         await engine.resolve_unfinished()
+        if watcher is not None:
+            watcher.start()
         cycles: list[dict[str, Any]] = []
         tick = world.start
-        while tick < world.end + DRAIN_SECONDS + world.interval:
+        while tick < world.end + _drain(world) + world.interval:
             await clock.sleep_until(tick)
             report = await engine.run_cycle()
             cycles.append(asdict(report))
             tick = max(tick + world.interval, clock.now())
+        if watcher is not None:
+            await watcher.stop()
         await store.close()
         return cycles
 
     return run
+
+
+def _seed_store(world: World, path: Path) -> None:
+    """Servers, tracked drivers and watermarks in bulk (one by one through the store takes minutes
+    at 50,000 drivers); the same rows the store's own track and set would write."""
+    latest = _latest_before(world)
+    t = int(world.start)
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO guild (guild_id, channel_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            [(g, world.channel(g), t, t) for g in world.tracking],
+        )
+        db.executemany(
+            "INSERT INTO tracked_driver (guild_id, cust_id, display_name, active, created_by, created_at) "
+            "VALUES (?, ?, ?, 1, NULL, ?)",
+            [(g, d, f"Driver {d}", t) for g, ds in world.tracking.items() for d in ds],
+        )
+        db.executemany(
+            "INSERT INTO last_seen (guild_id, cust_id, last_subsession_id, last_finish_at) VALUES (?, ?, ?, ?)",
+            [
+                (g, d, latest.get(d, (0, 0))[1], latest.get(d, (0, 0))[0])
+                for g, ds in world.tracking.items()
+                for d in ds
+            ],
+        )
+
+
+def _drain(world: World) -> float:
+    return SESSIONS_DRAIN_SECONDS if isinstance(world, SessionsWorld) else DRAIN_SECONDS
 
 
 async def _setup_naive(
@@ -300,11 +384,16 @@ async def _setup_naive(
                     errors[type(exc).__name__] += 1
 
         cycles: list[dict[str, Any]] = []
-        tick = world.start
-        while tick < world.end + DRAIN_SECONDS + world.interval:
+        tick, last = world.start, world.end + _drain(world) + world.interval
+        while tick < last:
             await clock.sleep_until(tick)
             started = clock.now()
-            await asyncio.gather(*(pair(g, d) for g, ds in world.tracking.items() for d in ds))
+            everyone = asyncio.gather(*(pair(g, d) for g, ds in world.tracking.items() for d in ds))
+            try:
+                # A cycle it cannot finish (50,000 drivers) ends with the run, not hours later.
+                await asyncio.wait_for(everyone, timeout=max(0.0, last - clock.now()) / clock.speed)
+            except TimeoutError:
+                errors["cycle_cut_at_the_end"] += 1
             cycles.append({"started_at": started, "duration": clock.now() - started, "errors": dict(errors)})
             tick = max(tick + world.interval, clock.now())
         return cycles
@@ -316,7 +405,9 @@ async def _setup_naive(
 
 
 def _child(opts: Options, workdir: Path, role: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "benchmarks.poll_cycle", f"--role={role}", f"--workdir={workdir}", *opts.argv()]
+    profile = os.environ.get("IR2DIS_BENCH_PROFILE")  # a folder: cProfile each strategy's process there
+    prof = ["-m", "cProfile", "-o", f"{profile}/{role}.prof"] if profile and role != "fake" else []
+    cmd = [sys.executable, *prof, "-m", "benchmarks.poll_cycle", f"--role={role}", f"--workdir={workdir}", *opts.argv()]
     return subprocess.Popen(cmd, cwd=HERE.parent)
 
 
@@ -499,7 +590,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--activity", type=float, default=1.0, help="multiply how often drivers race")
-    p.add_argument("--strategy", choices=("both", "engine", "naive"), default="both")
+    p.add_argument(
+        "--strategy",
+        choices=("both", "all", "engine", "naive", "watcher"),
+        default=None,
+        help="both: engine and naive (the drivers world's default); all: naive, engine and watcher "
+        "(the sessions world's default); engine is today's engine, the live watcher off",
+    )
+    p.add_argument(
+        "--world",
+        "--world-kind",
+        dest="world_kind",
+        choices=("drivers", "sessions"),
+        default="drivers",
+        help="drivers: races of tracked drivers alone (the poll cycle); sessions: official series on a "
+        "schedule, live in iRacing's spectator list (the live watcher)",
+    )
+    p.add_argument(
+        "--sizes",
+        default="2000,10000,50000",
+        help="sessions world: tracked drivers of each run (servers = drivers / 2, pairs = 2.5 x drivers)",
+    )
     p.add_argument(
         "--smoke",
         action="store_true",
@@ -513,7 +624,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--role", default=None, help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.smoke:
+    if args.smoke and args.world_kind == "sessions":
+        args.sizes, args.hours, args.speed, args.activity = "200", 0.5, 150.0, 6.0
+    elif args.smoke:
         args.servers, args.pairs, args.drivers, args.hours, args.speed = 40, 160, 80, 0.5, 150.0
         args.activity = 8.0
     scale = 1.0 if args.role else args.scale
@@ -527,16 +640,20 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         seed=args.seed,
         activity=args.activity,
+        world_kind=args.world_kind,
     )
     if args.role == "fake":
         asyncio.run(serve_fake(opts, args.workdir))
         return 0
-    if args.role in ("engine", "naive"):
+    if args.role in ("engine", "naive", "watcher"):
         asyncio.run(run_strategy(opts, args.workdir, args.role))
         return 0
+    if args.world_kind == "sessions":
+        return _main_sessions(args, opts, argv)
 
     world = opts.world()
-    strategies = ["engine", "naive"] if args.strategy == "both" else [args.strategy]
+    strategy = args.strategy or "both"
+    strategies = {"both": ["engine", "naive"], "all": ["engine", "naive", "watcher"]}.get(strategy, [strategy])
     print(
         f"world: {len(world.guilds)} servers, {world.pairs()} pairs, {len(world.drivers())} drivers, "
         f"{len(world.history())} races before tracking, {len(world.future())} races in "
@@ -561,6 +678,60 @@ def main(argv: list[str] | None = None) -> int:
             text = target.read_text() + "\n" + text.replace("# Poll-cycle benchmark", "## Scaled up", 1)
         target.write_text(text)
     return 0
+
+
+def _main_sessions(args: argparse.Namespace, opts: Options, argv: list[str] | None) -> int:
+    """The live watcher's benchmark: each size in turn, each strategy on its own fake iRacing."""
+    from dataclasses import replace
+
+    from benchmarks.live_report import analyse_sessions, replace_section, section
+    from benchmarks.live_report import table as live_table
+
+    strategy = args.strategy or "all"
+    strategies = {"all": ["naive", "engine", "watcher"], "both": ["naive", "engine"]}.get(strategy, [strategy])
+    runs: list[tuple[str, str, dict[str, dict[str, Any]]]] = []
+    every: dict[str, dict[str, dict[str, Any]]] = {}
+    for size in (int(n) for n in args.sizes.split(",")):
+        sized = replace(opts, drivers=size, servers=max(1, size // 2), pairs=round(size * 2.5))
+        world = sized.world()
+        line = _sessions_line(sized, world)
+        print(line, flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        for name in strategies:
+            started = time.time()
+            raw = run_one(sized, name)
+            results[name] = analyse_sessions(world, raw, run_end=world.end + _drain(world), window=RATE_WINDOW)
+            results[name]["wall_seconds"] = time.time() - started
+            print(f"{size} drivers, {name}: done in {results[name]['wall_seconds']:.0f} s", flush=True)
+        print(live_table(results), flush=True)
+        runs.append((f"{size} tracked drivers", line, results))
+        every[str(size)] = results
+    command = "python -m benchmarks.poll_cycle " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.json:
+        args.json.write_text(json.dumps({"options": asdict(opts), "results": every}, indent=2))
+    target = args.write or (None if args.smoke else HERE / "RESULTS.md")
+    if target is not None:
+        notes = (HERE / "live_notes.md").read_text()
+        text = target.read_text() if target.exists() else ""
+        target.write_text(replace_section(text, section(command.strip(), runs, notes)))
+    return 0
+
+
+def _sessions_line(opts: Options, world: World) -> str:
+    from benchmarks.sessions_world import SessionsWorld, live_at
+
+    assert isinstance(world, SessionsWorld)
+    future = [r for r in world.future() if r.available_at <= world.end]
+    return (
+        f"World: {len(world.guilds)} servers, {world.pairs()} (server, driver) pairs over {len(world.drivers())} "
+        f"tracked drivers; {len(world.series)} official series; {len(future)} race subsessions published during "
+        f"{opts.hours:g} simulated hours ({sum(1 for r in future if r.drivers)} with a tracked driver, "
+        f"{sum(1 for r in future if len(r.drivers) > 1)} with several), {live_at(world, world.start)} races live "
+        f"at the start and {live_at(world, world.end)} at the end, {len(world.noise)} other live subsessions in "
+        f"the list; then {SESSIONS_DRAIN_SECONDS / 60:g} more minutes; poll interval {opts.interval:g} s, "
+        f"live list every 60 s, {RATE_LIMIT} requests per {RATE_WINDOW:g} s window, simulated time "
+        f"{opts.speed:g}x the wall clock."
+    )
 
 
 def _markdown(command: str, opts: Options, world: World, results: dict[str, dict[str, Any]], report: str) -> str:

@@ -9,6 +9,7 @@ end up in one subsession. Results appear a few minutes after a race ends.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -63,10 +64,38 @@ class World:
         return [r for r in self.races if r.available_at > self.start]
 
 
-def _evening_weight(t: float) -> float:
+def evening_weight(t: float) -> float:
     """More racing in the evening (UTC), never none: 0.3 at 06:00, 1.0 at 20:00."""
     hour = (t % DAY) / HOUR
     return 0.65 + 0.35 * math.cos((hour - 20.0) / 24.0 * 2 * math.pi)
+
+
+def track_drivers(
+    rng: random.Random, servers: int, pairs: int, drivers: int
+) -> tuple[list[int], dict[int, list[int]], dict[int, list[int]], list[int]]:
+    """Who tracks whom: every driver by at least one server, popular drivers by many; and each
+    driver's friends (drivers tracked by a server they share). Returns guilds, tracking, friends, drivers."""
+    guilds = [GUILD_BASE + i + 1 for i in range(servers)]
+    cust_ids = [DRIVER_BASE + i + 1 for i in range(drivers)]
+    tracking: dict[int, set[int]] = {g: set() for g in guilds}
+    for i, d in enumerate(cust_ids):
+        tracking[guilds[i % servers]].add(d)
+    weights = [1.0 / (1 + i) ** 0.6 for i in range(drivers)]
+    rng.shuffle(weights)
+    cumulative = list(itertools.accumulate(weights))  # what choices() would sum on every call
+    total = drivers
+    while total < pairs:
+        g = guilds[rng.randrange(servers)]
+        d = rng.choices(cust_ids, cum_weights=cumulative)[0]
+        if d not in tracking[g]:
+            tracking[g].add(d)
+            total += 1
+    friends: dict[int, list[int]] = {d: [] for d in cust_ids}
+    for ds in tracking.values():
+        members = sorted(ds)
+        for d in members:
+            friends[d].extend(x for x in members if x != d)
+    return guilds, {g: sorted(ds) for g, ds in tracking.items()}, friends, cust_ids
 
 
 def build_world(
@@ -82,27 +111,7 @@ def build_world(
     activity: float = 1.0,
 ) -> World:
     rng = random.Random(seed)
-    guilds = [GUILD_BASE + i + 1 for i in range(servers)]
-    cust_ids = [DRIVER_BASE + i + 1 for i in range(drivers)]
-
-    # Who tracks whom: every driver by at least one server, popular drivers by many.
-    tracking: dict[int, set[int]] = {g: set() for g in guilds}
-    for i, d in enumerate(cust_ids):
-        tracking[guilds[i % servers]].add(d)
-    weights = [1.0 / (1 + i) ** 0.6 for i in range(drivers)]
-    rng.shuffle(weights)
-    total = drivers
-    while total < pairs:
-        g = guilds[rng.randrange(servers)]
-        d = rng.choices(cust_ids, weights)[0]
-        if d not in tracking[g]:
-            tracking[g].add(d)
-            total += 1
-    friends: dict[int, list[int]] = {d: [] for d in cust_ids}
-    for ds in tracking.values():
-        members = sorted(ds)
-        for d in members:
-            friends[d].extend(x for x in members if x != d)
+    guilds, tracking, friends, cust_ids = track_drivers(rng, servers, pairs, drivers)
 
     rates: dict[int, float] = {}
     for d in cust_ids:
@@ -133,7 +142,7 @@ def build_world(
             t += rng.expovariate(rates[d] * activity / DAY)
             if t >= t_to:
                 break
-            if rng.random() > _evening_weight(t):
+            if rng.random() > evening_weight(t):
                 continue
             crew = [d]
             if friends[d] and rng.random() < 0.35:
@@ -170,7 +179,7 @@ def build_world(
         end=t_to,
         interval=interval,
         guilds=guilds,
-        tracking={g: sorted(ds) for g, ds in tracking.items()},
+        tracking=tracking,
         races=races,
     )
 
