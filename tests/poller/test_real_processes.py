@@ -1,4 +1,5 @@
-"""Three real bot processes on one PostgreSQL or MariaDB database, one of them SIGKILLed mid-run.
+"""Three real bot processes on one PostgreSQL or MariaDB database, one of them SIGKILLed mid-run
+(and on one SQLite file, where each process polls every driver and says SQLite is for one).
 
 Each process is ``python -m tests.poller.bot_process``: the poll engine with its work share on a
 real clock (a cycle every 10 s, a beat every 2 s, dead after three missed beats), its own
@@ -25,7 +26,6 @@ import pytest
 from ir2dis_cog.poller.ports import SystemClock
 from ir2dis_cog.poller.work_share import share_of
 from ir2dis_cog.store import Store, open_store
-from tests.conftest import make_database, selected_backends
 from tests.fakes.iracing import FakeIRacing
 from tests.poller.conftest import World
 
@@ -132,11 +132,10 @@ async def seed(run: Processes) -> None:
             await world.track(g, c)
 
 
-@pytest.mark.parametrize("server", [b for b in selected_backends() if b != "sqlite"])
 async def test_a_sigkilled_process_s_drivers_go_to_the_others_and_every_race_is_posted_once(
-    server: str, tmp_path: Path
+    backend: str, db_url: str, tmp_path: Path
 ) -> None:
-    url, drop = make_database(server, tmp_path)
+    url, split = db_url, backend != "sqlite"
     fake = FakeIRacing(rate_limit=2400)  # three processes' logins and polls, 10 s apart: not a budget test
     await fake.start()
     store = await open_store(url, data_dir=tmp_path)
@@ -155,12 +154,16 @@ async def test_a_sigkilled_process_s_drivers_go_to_the_others_and_every_race_is_
             await asyncio.sleep(INTERVAL)
         rows = await store.work.all()
         assert sorted(r.process_id for r in rows) == NAMES
-        assert sum(r.drivers for r in rows) == len(DRIVERS) and all(r.drivers > 0 for r in rows)
+        if split:
+            assert sum(r.drivers for r in rows) == len(DRIVERS) and all(r.drivers > 0 for r in rows)
+        else:  # SQLite is for one process: each polls every driver, and says so once
+            assert all(r.drivers == len(DRIVERS) for r in rows)
+            assert all("SQLite is for one process" in run.log_of(name) for name in NAMES)
 
         # SIGKILL one mid-run; a race of its drivers (one shared with a survivor's) has just finished.
         victim = NAMES[-1]
-        its_drivers = share_of(DRIVERS, victim, NAMES)
-        survivors_drivers = sorted(set(DRIVERS) - its_drivers)
+        its_drivers = share_of(DRIVERS, victim, NAMES) if split else frozenset(DRIVERS)
+        survivors_drivers = sorted(set(DRIVERS) - its_drivers) or DRIVERS[:1]
         run.running[victim].send_signal(signal.SIGKILL)
         assert await run.running[victim].wait() == -signal.SIGKILL
         killed_at = time.time()
@@ -170,7 +173,7 @@ async def test_a_sigkilled_process_s_drivers_go_to_the_others_and_every_race_is_
         await asyncio.sleep(2 * INTERVAL)
         assert its_drivers <= run.polled(killed_at, killed_at + 2 * INTERVAL), run.log_of(NAMES[0])
         live = {r.process_id: r.drivers for r in await store.work.all() if r.heartbeat_at >= killed_at}
-        assert sorted(live) == NAMES[:2] and sum(live.values()) == len(DRIVERS)
+        assert sorted(live) == NAMES[:2] and sum(live.values()) == len(DRIVERS) * (1 if split else 2)
 
         # One more interval for a claim the victim may have left half done (its lease: two intervals).
         run.race(rng, rng.sample(DRIVERS, 2))
@@ -195,4 +198,3 @@ async def test_a_sigkilled_process_s_drivers_go_to_the_others_and_every_race_is_
                 await proc.wait()
         await store.close()
         await fake.stop()
-        drop()  # type: ignore[operator]
