@@ -3,6 +3,11 @@
     python -m benchmarks.poll_cycle                 # 1,000 servers, 5,000 pairs, 2,000 drivers
     python -m benchmarks.poll_cycle --scale 5       # 10,000 drivers (memory check)
     python -m benchmarks.poll_cycle --smoke         # a small world in seconds (used by a test)
+    python -m benchmarks.poll_cycle --world sessions --hours 1 --speed 60
+                                                    # the live watcher: naive, engine and watcher
+                                                    # at 2,000 / 10,000 / 50,000 drivers (--sizes)
+
+IR2DIS_BENCH_PROFILE=<folder> writes a cProfile of each strategy's process there.
 
 Three processes: the fake iRacing (HTTP on loopback, 80 ms per data call and 40 ms per S3 link
 in simulated time, 240 requests per 60 s window), the strategy under test (its CPU time and peak
