@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ir2dis_cog.core.stored import plain_fields
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult, license_class, safety_rating
 
 CARD_VERSION = 1
@@ -214,39 +215,23 @@ def _encode(obj: Any) -> dict[str, Any]:
     return out
 
 
-def _plain(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of ``cls`` from ``raw``: an absent optional field was ``None`` (or has its
-    default); an absent required one is an error (it must not read back as ``None``)."""
-    values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in raw:
-            values[f.name] = raw[f.name]
-        elif f.default is not NO_DEFAULT:
-            values[f.name] = f.default
-        elif "None" in str(f.type):
-            values[f.name] = None
-        else:
-            raise KeyError(f.name)
-    return values
-
-
 def _decode_driver(raw: Mapping[str, Any]) -> DriverLine:
-    return DriverLine(**_plain(DriverLine, raw))
+    return DriverLine(**plain_fields(DriverLine, raw))
 
 
 def _decode_entry(raw: Mapping[str, Any]) -> EntryLine:
-    values = _plain(EntryLine, raw)
+    values = plain_fields(EntryLine, raw)
     team = raw.get("team")
-    values["team"] = TeamLine(**_plain(TeamLine, team)) if team is not None else None
+    values["team"] = TeamLine(**plain_fields(TeamLine, team)) if team is not None else None
     values["drivers"] = tuple(_decode_driver(d) for d in raw["drivers"])
     return EntryLine(**values)
 
 
 def _decode_card(raw: Mapping[str, Any]) -> RaceCard:
-    values = _plain(RaceCard, raw)
+    values = plain_fields(RaceCard, raw)
     values["entries"] = tuple(_decode_entry(e) for e in raw["entries"])
     values["cars"] = tuple(str(c) for c in raw.get("cars", ()))
-    values["field"] = tuple(FieldLine(**_plain(FieldLine, f)) for f in raw.get("field", ()))
+    values["field"] = tuple(FieldLine(**plain_fields(FieldLine, f)) for f in raw.get("field", ()))
     return RaceCard(**values)
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, FieldLine, driver_line, field_lines, in_zone
+from ir2dis_cog.core.stored import plain_fields
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
 
@@ -486,54 +486,36 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
-def _plain(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of ``cls`` from ``raw``: an absent optional field was ``None`` (or has its
-    default); an absent required one is an error (it must not read back as ``None``)."""
-    if not isinstance(raw, Mapping):
-        raise TypeError("expected an object")
-    values: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.name in raw:
-            values[f.name] = raw[f.name]
-        elif f.default is not NO_DEFAULT:
-            values[f.name] = f.default
-        elif "None" in str(f.type):
-            values[f.name] = None
-        else:
-            raise KeyError(f.name)
-    return values
-
-
 def _decode_entry(raw: Mapping[str, Any]) -> EntryRow:
-    values = _plain(EntryRow, raw)
-    values["drivers"] = tuple(DriverRow(**_plain(DriverRow, d)) for d in raw["drivers"])
+    values = plain_fields(EntryRow, raw)
+    values["drivers"] = tuple(DriverRow(**plain_fields(DriverRow, d)) for d in raw["drivers"])
     return EntryRow(**values)
 
 
 def _decode_class(raw: Mapping[str, Any]) -> ClassBlock:
-    values = _plain(ClassBlock, raw)
-    values["podium"] = tuple(PodiumRow(**_plain(PodiumRow, p)) for p in raw["podium"])
+    values = plain_fields(ClassBlock, raw)
+    values["podium"] = tuple(PodiumRow(**plain_fields(PodiumRow, p)) for p in raw["podium"])
     return ClassBlock(**values)
 
 
 def _decode_line(raw: Mapping[str, Any]) -> ChartLine:
-    values = _plain(ChartLine, raw)
+    values = plain_fields(ChartLine, raw)
     values["runs"] = tuple((int(lap), int(pos)) for lap, pos in raw["runs"])
     values["pit_laps"] = tuple(int(lap) for lap in raw.get("pit_laps", ()))
     return ChartLine(**values)
 
 
 def _decode_chart(raw: Mapping[str, Any]) -> ChartData:
-    values = _plain(ChartData, raw)
+    values = plain_fields(ChartData, raw)
     values["lines"] = tuple(_decode_line(line) for line in raw["lines"])
     return ChartData(**values)
 
 
 def _decode_card(raw: Mapping[str, Any]) -> ImageCard:
-    values = _plain(ImageCard, raw)
+    values = plain_fields(ImageCard, raw)
     values["entries"] = tuple(_decode_entry(e) for e in raw["entries"])
     values["classes"] = tuple(_decode_class(c) for c in raw["classes"])
     values["chart"] = _decode_chart(raw["chart"]) if raw.get("chart") is not None else None
     values["cars"] = tuple(str(c) for c in raw.get("cars", ()))
-    values["field"] = tuple(FieldRow(**_plain(FieldRow, f)) for f in raw.get("field", ()))
+    values["field"] = tuple(FieldRow(**plain_fields(FieldRow, f)) for f in raw.get("field", ()))
     return ImageCard(**values)
