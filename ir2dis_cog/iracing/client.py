@@ -73,6 +73,7 @@ from ir2dis_cog.iracing.ratelimit import (
     Usage,
     parse_rate_headers,
 )
+from ir2dis_cog.iracing.search_series import SEARCH_SERIES, SeriesRace, parse_search_series
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 
@@ -363,6 +364,20 @@ class IRacingClient:
         """Who is in a live subsession; empty once it is over (as reported)."""
         params = {"subsession_id": str(_check_id("subsession_id", subsession_id))}
         return parse_roster(await self._call(REG_DRIVERS, params))
+
+    async def search_series(self, begin: datetime, end: datetime) -> list[SeriesRace]:
+        """Official races that finished between ``begin`` and ``end`` (the live watcher's catch-up
+        after a start); rows name no driver, each costs a ``results/get`` to learn who raced."""
+        params = {
+            "finish_range_begin": begin.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+            "finish_range_end": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+            "event_types": "5",
+            "official_only": "true",
+        }
+        rows = await self._call(SEARCH_SERIES, params)
+        if isinstance(rows, Mapping) and chunk_info(rows) is not None:
+            rows = []  # a chunked answer with no chunks: nothing found
+        return parse_search_series(rows)
 
     # --- the 2-step fetch --------------------------------------------------------------------
 

@@ -109,6 +109,13 @@ class Metrics:
         self.live_watcher_healthy = Gauge(
             f"{_PREFIX}_live_watcher_healthy", "1 while the live watcher is healthy, else 0.", registry=r
         )
+        self.live_catchup_total = Counter(
+            f"{_PREFIX}_live_catchup",
+            "The live watcher's catch-up after a start or a degraded spell (results/search_series), by "
+            "outcome: search, search_failed, skipped (the sweep is cheaper), found, no_tracked, results_failed.",
+            ["outcome"],
+            registry=r,
+        )
         # A server's own choices (issue 15).
         self.races_filtered_total = Counter(
             f"{_PREFIX}_races_filtered",

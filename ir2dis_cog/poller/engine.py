@@ -290,6 +290,11 @@ class PollEngine:
         guilds = await self._store.guilds.get_many(guild_ids) if guild_ids else {}
         return frozenset(channel_tracking(tracking, guilds))
 
+    async def newest_settled_finish(self) -> int | None:
+        """When the newest race any (server, driver) pair moved past finished (the watcher's
+        catch-up searches from about then after a start)."""
+        return await self._store.last_seen.newest_finish()
+
     async def deliver_found(self, sub: Subsession) -> int:
         """A race the live watcher found, through the cycle's own pipeline: one card per server
         naming every driver it tracks in the race, claimed in the outbox, then the watermarks of

@@ -6,8 +6,10 @@ left the list asks ``results/get`` until its results are out; then the engine po
 its usual pipeline (``PollEngine.deliver_found``). Its requests go through the engine's pacer.
 
 What it watches is rebuilt from the live list at start, not stored: a race still running at a
-restart is in the list again, and one that ended just before it is found by the first poll
-cycles, which ask every driver after a start. The decisions are in ``live_rules``.
+restart is in the list again. One that ended just before the start (or while the watcher was
+degraded) is in no list: the catch-up (``live_catchup``) finds it by race in
+``results/search_series`` for the first minutes, and the first poll cycles, which ask every
+driver after a start, remain the safety net. The decisions are in ``live_rules``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ir2dis_cog.iracing.ratelimit import WATCHER
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 
+from .live_catchup import MARGIN, CatchUp, CatchUpSource
 from .live_rules import (
     DAY,
     Health,
@@ -127,6 +130,8 @@ class LiveWatcher:
         # Posts of found races run beside the ticks: a race for hundreds of servers must not hold
         # up the next live list or the other races' results.
         self._deliveries: set[asyncio.Task[None]] = set()
+        # Races that ended while nobody watched, found by race once the watcher is healthy.
+        self._catchup = CatchUp(engine, metrics, clock, self._request, self._catchup_failed)
         engine.attach_live(self)
 
     def start(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -228,7 +233,12 @@ class LiveWatcher:
 
     def next_wake(self) -> float:
         results = next_results_at(self._watches)
-        return min(self._next_list, results if results is not None else math.inf)
+        catchup = self._catchup.next_at()
+        return min(
+            self._next_list,
+            results if results is not None else math.inf,
+            catchup if catchup is not None else math.inf,
+        )
 
     async def tick(self, *, settle: bool = True) -> None:
         """Read the live list when it is due, then ask for the results that are due; the races
@@ -238,7 +248,10 @@ class LiveWatcher:
                 self._next_list = self._clock.now() + self._period
                 await self._read_list()
             await self._read_results()
-        self._reassess(self._clock.now())
+            self._reassess(self._clock.now())
+            if self._catchup.due(self._clock.now()):
+                # In a task of its own (tens of results/get): the next live list does not wait for it.
+                self._spawn(self._catchup.step(cast(CatchUpSource, self._source()), self._watched, self._caught))
         if settle:
             await self.settle()
 
@@ -351,6 +364,42 @@ class LiveWatcher:
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.create_task(run())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    def _watched(self, subsession_id: int) -> bool:
+        """The watcher has this race from the live list already (posted, waiting or not ours)."""
+        w = self._watches.get(subsession_id)
+        return w is not None and w.phase in ("live", "awaiting", "done", "ignored")
+
+    def _caught(self, sid: int, sub: Subsession) -> None:
+        self._spawn(self._deliver_caught(sid, sub))
+
+    async def _deliver_caught(self, sid: int, sub: Subsession) -> None:
+        try:
+            servers = await self._engine.deliver_found(sub)
+        except Exception:
+            log.exception("could not post a race the catch-up found", extra={"subsession_id": sid})
+            self._metrics.poll_errors_total.labels("live_deliver").inc()
+            self._catchup.retry(sid)
+            return
+        self._metrics.live_catchup_total.labels("found").inc()
+        log_event(
+            log,
+            "live_catchup_found",
+            f"the live watcher's catch-up found subsession {sid}; settled for {servers} servers",
+            subsession_id=sid,
+            servers=servers,
+        )
+
+    def _catchup_failed(self, kind: str, exc: Exception) -> None:
+        self._failed(kind, exc)
+
     async def _deliver(self, sid: int, sub: Subsession, before: Watch, now: float) -> None:
         try:
             servers = await self._engine.deliver_found(sub)
@@ -407,6 +456,8 @@ class LiveWatcher:
             if health.healthy:
                 since, _ = self._unwatched[-1]
                 self._unwatched[-1] = (since, now)
+                # What ended while nobody watched: from the store's newest race after a start.
+                self._catchup.begin(since - MARGIN if math.isfinite(since) else None)
                 log_event(log, "live_watcher_healthy", "live watcher healthy: the per-driver poll is its safety net")
             else:
                 self._unwatched.append((now, math.inf))

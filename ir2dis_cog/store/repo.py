@@ -252,6 +252,11 @@ class LastSeenRepo:
         rows = await self._db.fetchall("SELECT cust_id, MAX(last_finish_at) FROM last_seen GROUP BY cust_id")
         return {int(c): int(t) for c, t in rows}
 
+    async def newest_finish(self) -> int | None:
+        """When the newest race settled for any pair finished: the bot ran until about then."""
+        rows = await self._db.fetchall("SELECT MAX(last_finish_at) FROM last_seen")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
 
 _POST_COLUMNS = (
     "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error, image_json, mentions"

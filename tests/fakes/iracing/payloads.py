@@ -326,6 +326,28 @@ def hosted_row(spec: RaceSpec, rows: Sequence[Mapping[str, Any]], host_name: str
     }
 
 
+def series_row(spec: RaceSpec, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The race's row in `results/search_series`, with the recorded answer's keys the bot reads."""
+    winner = winner_of(rows)
+    return {
+        "session_id": spec.subsession_id + 200_000_000,
+        "subsession_id": spec.subsession_id,
+        "start_time": iso(spec.start),
+        "end_time": iso(spec.end),
+        "num_drivers": num_drivers(spec),
+        "winner_name": winner["display_name"] if winner else "",
+        "track": {"track_id": spec.track_id, "track_name": spec.track_name, "config_name": spec.track_config or ""},
+        "official_session": True,
+        "season_id": spec.season_id,
+        "event_type": 5 if spec.event_type_name == "Race" else 2,
+        "event_type_name": spec.event_type_name,
+        "series_id": spec.series_id,
+        "series_name": spec.series_name,
+        "series_short_name": spec.series_short_name or spec.series_name,
+        "race_week_num": 1,
+    }
+
+
 def unofficial_fields(spec: RaceSpec) -> dict[str, Any]:
     """What results/get adds for a hosted or league race: its session name, host and league."""
     if spec.official and not spec.hosted:

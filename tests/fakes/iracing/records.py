@@ -113,6 +113,7 @@ class Race:
     session_id: int = 0
     season_id: int = 0
     roster: tuple[dict[str, Any], ...] = ()
+    series_row: dict[str, Any] | None = None  # its row in results/search_series (official races only)
 
     def live_at(self, now: float) -> bool:
         return self.start <= now < self.end

@@ -88,6 +88,7 @@ class World:
             session_id=spec.subsession_id + 200_000_000,
             season_id=spec.season_id,
             roster=payloads.roster_entries(spec, members),
+            series_row=payloads.series_row(spec, rows) if spec.official and not spec.hosted else None,
         )
         self.races[spec.subsession_id] = race
         if spec.league_id:
@@ -147,6 +148,15 @@ class World:
             if race.end >= finished_after and race.hosted_row is not None and over:
                 rows.append(race.hosted_row)
         return rows
+
+    def series_rows(self, begin: float, end: float, now: float) -> list[dict[str, Any]]:
+        """`search_series`: official races that finished in [begin, end] and whose results are out."""
+        races = (r for r in self.races.values() if r.series_row is not None and begin <= r.end <= end)
+        return [
+            r.series_row
+            for r in sorted(races, key=lambda r: (r.end, r.subsession_id))
+            if r.published(now) and r.end <= now
+        ]
 
     def add_league(
         self, league_id: int, name: str, seasons: Sequence[tuple[int, str]], *, private_results: bool = False
