@@ -9,8 +9,8 @@ request goes through the engine's pacer, in the poll lane. A server that does no
 (its race kinds leave it out, or it tracked the driver only after the race) is logged and
 counted once, as is a race iRacing's answer for which cannot be read (it is not asked again).
 
-The requests go to ``source()`` when one is given, else to the engine's source: the cog's
-account pool has no hosted or league calls (yet), so the cog hands its primary client here.
+The requests go to ``source()`` when one is given, else to the engine's source (the cog's
+account pool, read at each use: a reload replaces it).
 """
 
 from __future__ import annotations

@@ -195,18 +195,9 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             renderer=self.renderer,
             work=self.work,
         )
-        # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py).
-        # The account pool has no hosted or league calls: those go to its primary client, read
-        # at each use (a reload replaces the pool).
-        self.engine.attach_unofficial(
-            UnofficialRaces(
-                self.engine,
-                store,
-                SystemClock(),
-                metrics=self.metrics,
-                source=lambda: self.pool.primary if self.pool is not None else None,
-            )
-        )
+        # Hosted and league races, once a cycle through the engine's pacer (poller/unofficial.py),
+        # asked of the engine's source: the account pool, which spreads them over its accounts.
+        self.engine.attach_unofficial(UnofficialRaces(self.engine, store, SystemClock(), metrics=self.metrics))
         self.digests = DigestRunner(
             store,
             DiscordPublisher(self.bot),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ir2dis_cog.core.cards import FIELD_TOP
+from ir2dis_cog.iracing.accounts import AccountPool
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import ParseError
 from ir2dis_cog.iracing.leagues import LeagueSeason, LeagueSession
@@ -73,6 +74,28 @@ async def test_a_hosted_race_of_a_tracked_driver_is_posted_once_and_no_backlog(
     assert not card.official and [d.cust_id for e in card.entries for d in e.drivers] == [A]
     watch = (await store.hosted.get_many([A]))[A]
     assert watch.learned and watch.last_race_at is not None
+
+
+async def test_the_account_pool_as_the_engines_source_finds_hosted_races_itself(
+    store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    client: IRacingClient,
+) -> None:
+    # As the cog wires it: no source of its own, the engine's (the pool) asks iRacing.
+    w = World(store, fake, clock)
+    await w.server(G1, C1)
+    await _track(w, G1, A)
+    engine = make_engine(store, source=AccountPool([client]))
+    engine.attach_unofficial(UnofficialRaces(engine, store, clock))
+    clock.advance(600)
+    sid = w.race([A, 902], hosted=True, minutes_ago=35)
+    await engine.run_cycle()
+    await engine.run_cycle()
+    assert publisher.all_posts() == [(C1, sid)]
+    assert any(r.path == "/data/results/search_hosted" for r in fake.requests)
 
 
 async def test_a_followed_league_posts_every_race_whoever_raced_and_one_card_with_a_tracked_driver(
