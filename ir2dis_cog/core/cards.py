@@ -8,7 +8,6 @@ here too, so that the numbers can be tested without discord.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, fields
@@ -16,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ir2dis_cog.core.stored import plain_fields
+from ir2dis_cog.core.stored import plain_fields, versioned_json, versioned_object
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult, license_class, safety_rating
 
 CARD_VERSION = 1
@@ -156,18 +155,11 @@ class RaceCard:
 
     def to_json(self) -> str:
         """Compact JSON: ``None`` values are left out, ASCII only (safe in any database charset)."""
-        body = _encode(self)
-        body["v"] = CARD_VERSION
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return versioned_json(_encode(self), CARD_VERSION)
 
     @classmethod
     def from_json(cls, text: str) -> RaceCard:
-        try:
-            raw = json.loads(text)
-        except (TypeError, ValueError):
-            raise CardFormatError("stored card is not JSON") from None
-        if not isinstance(raw, dict) or raw.get("v") != CARD_VERSION:
-            raise CardFormatError("stored card has an unknown format version")
+        raw = versioned_object(text, CARD_VERSION, "stored card", CardFormatError)
         try:
             return _decode_card(raw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

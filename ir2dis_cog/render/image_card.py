@@ -11,7 +11,6 @@ coded, so a 24-hour race stays a few kilobytes.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
@@ -19,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, FieldLine, driver_line, field_lines, in_zone
-from ir2dis_cog.core.stored import plain_fields
+from ir2dis_cog.core.stored import plain_fields, versioned_json, versioned_object
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
 
@@ -173,18 +172,11 @@ class ImageCard:
 
     def to_json(self) -> str:
         """Compact ASCII JSON (safe in any database charset); ``None`` values are left out."""
-        body = _encode(self)
-        body["v"] = IMAGE_CARD_VERSION
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return versioned_json(_encode(self), IMAGE_CARD_VERSION)
 
     @classmethod
     def from_json(cls, text: str) -> ImageCard:
-        try:
-            raw = json.loads(text)
-        except (TypeError, ValueError):
-            raise ImageCardFormatError("stored image card is not JSON") from None
-        if not isinstance(raw, dict) or raw.get("v") != IMAGE_CARD_VERSION:
-            raise ImageCardFormatError("stored image card has an unknown format version")
+        raw = versioned_object(text, IMAGE_CARD_VERSION, "stored image card", ImageCardFormatError)
         try:
             card = _decode_card(raw)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
