@@ -452,6 +452,11 @@ def format_safety(old_level: int | None, old_sub: int | None, new_level: int | N
     return f"{old} → {new}"
 
 
+def track_label(name: str, config: str | None) -> str:
+    """A track as the cards show it: "Spa · Grand Prix", or the name alone without a config."""
+    return name + (f" · {config}" if config else "")
+
+
 def format_number(value: int | None) -> str:
     return _num(value)
 

@@ -1,21 +1,26 @@
 """On track now: what a short notice says when a tracked driver's race goes live, and whether a
-server wants it. Pure, from what the live watcher already read (the live list and the roster).
+server wants it. Pure, from what the live watcher already read (the live list and the roster) and
+the season's schedule.
 
 What is known cheaply: the drivers (the roster), the split (the live list's subsessions of the same
 session, numbered by subsession id, as iRacing numbers splits), an estimate of the SOF (the
 roster's iRatings, iRacing's formula) and the licence category (the roster's licences). The series
-and track names are in neither answer (they would take a schedule request per season), so the
-notice shows them only when given; the result card that follows names them.
+and the track are in neither answer: they come from the season's schedule (the live list gives the
+season and the week), one request per season kept for a day (``poller/schedules.py``). Without it
+the notice names neither, and a server that posts only chosen series gets none (as for a card
+whose series is unknown).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ir2dis_cog.iracing.live import LiveRace, RosterEntry
+from ir2dis_cog.iracing.schedule import RaceWeek
 
+from .cards import track_label
 from .choices import ServerChoices
 from .filters import RaceFacts, filtered_out
 
@@ -35,11 +40,15 @@ class OnTrack:
     sof: int | None = None  # estimated from the roster; the results give the real one
     category_id: int | None = None
     series_name: str | None = None
-    track_name: str | None = None
+    track_name: str | None = None  # with its config, as the cards show it ("Spa · Grand Prix")
+    series_id: int | None = None
+    # Where the names come from: the live list's season and week (``named``).
+    season_id: int | None = None
+    race_week_num: int | None = None
 
     def facts(self) -> RaceFacts:
-        """What a server's filters look at (the series is not known while the race is live)."""
-        return RaceFacts(self.subsession_id, self.category_id, None, self.sof, None, self.series_name or "")
+        """What a server's filters look at (the series only once the schedule named it)."""
+        return RaceFacts(self.subsession_id, self.category_id, None, self.sof, self.series_id, self.series_name or "")
 
 
 def split_of(subsession_id: int, session_id: int, live: Iterable[LiveRace]) -> tuple[int, int] | None:
@@ -73,6 +82,20 @@ def on_track_of(
         sof=estimated_sof(e.irating for e in roster),
         # Every driver's licence is the race's category: the most common one, should they differ.
         category_id=max(set(categories), key=categories.count) if categories else None,
+        season_id=race.season_id,
+        race_week_num=race.race_week_num,
+    )
+
+
+def named(race: OnTrack, week: RaceWeek | None) -> OnTrack:
+    """The race with its series and track from its season's week (unchanged without one)."""
+    if week is None:
+        return race
+    return replace(
+        race,
+        series_name=week.series_name or None,
+        track_name=track_label(week.track_name, week.track_config) or None,
+        series_id=week.series_id,
     )
 
 
@@ -83,6 +106,13 @@ def not_wanted(race: OnTrack, choices: ServerChoices, drivers: Iterable[int]) ->
     if not frozenset(drivers) & {c for c, _ in race.drivers}:
         return "none of its drivers"
     return filtered_out(race.facts(), choices.filters)
+
+
+def may_want(race: OnTrack, choices: ServerChoices, drivers: Iterable[int]) -> bool:
+    """Whether the server could want a notice before the series is known: everything but the
+    series filters passes (only then is the schedule worth a request)."""
+    open_series = replace(choices.filters, series_in=frozenset(), series_out=frozenset())
+    return not_wanted(race, replace(choices, filters=open_series), drivers) is None
 
 
 def notice_text(race: OnTrack, names: Sequence[str], safe: Callable[[str], str]) -> tuple[str, list[str]]:

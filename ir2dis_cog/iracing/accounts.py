@@ -29,6 +29,7 @@ from .leagues import LeagueSeason, LeagueSession
 from .live import LiveRace, RosterEntry
 from .models import HostedSession, RecentRace, Subsession
 from .ratelimit import RateBudget, Usage
+from .schedule import SeasonSchedule
 
 log = logging.getLogger("red.ir2dis.iracing")
 
@@ -158,6 +159,9 @@ class AccountPool:
 
     async def get_roster(self, subsession_id: int) -> list[RosterEntry]:
         return await self._first_that_works(self._roomiest(), lambda c: c.get_roster(subsession_id))
+
+    async def get_season_schedule(self, season_id: int) -> SeasonSchedule:
+        return await self._first_that_works(self._roomiest(), lambda c: c.get_season_schedule(season_id))
 
     # Hosted and league races (poller/unofficial.py) ask the pool as they ask one client.
     async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]:

@@ -73,6 +73,7 @@ from ir2dis_cog.iracing.ratelimit import (
     Usage,
     parse_rate_headers,
 )
+from ir2dis_cog.iracing.schedule import SEASON_SCHEDULE, SeasonSchedule, parse_season_schedule
 from ir2dis_cog.iracing.search_series import SEARCH_SERIES, SeriesRace, parse_search_series
 from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
@@ -364,6 +365,11 @@ class IRacingClient:
         """Who is in a live subsession; empty once it is over (as reported)."""
         params = {"subsession_id": str(_check_id("subsession_id", subsession_id))}
         return parse_roster(await self._call(REG_DRIVERS, params))
+
+    async def get_season_schedule(self, season_id: int) -> SeasonSchedule:
+        """A season's weeks: its series and each week's track (for the on-track notice's names)."""
+        params = {"season_id": str(_check_id("season_id", season_id))}
+        return parse_season_schedule(await self._call(SEASON_SCHEDULE, params))
 
     async def search_series(self, begin: datetime, end: datetime) -> list[SeriesRace]:
         """Official races that finished between ``begin`` and ``end`` (the live watcher's catch-up

@@ -1,7 +1,9 @@
 """On track now: the live watcher's hook. When it reads a new race's roster and finds tracked
 drivers on it, each server that chose an on-track channel (and whose filters want the race) gets
 one short notice, at most one per (server, race): the ``live_notice`` key decides between
-processes and across a restart. No iRacing request of its own: it uses what the watcher read.
+processes and across a restart. It uses what the watcher read, plus the season's schedule for the
+series and track names (``schedules.py``: one request per season a day, and only once some server
+is going to get a notice; without it the notice goes without names).
 
 The notice runs in a task of its own, so the watcher never waits on Discord. A crash between the
 claim and the post loses that notice rather than risking two (it is news of the moment; the result
@@ -16,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from ir2dis_cog.core.on_track import OnTrack, not_wanted, notice_text, on_track_of
+from ir2dis_cog.core.on_track import OnTrack, may_want, named, not_wanted, notice_text, on_track_of
 from ir2dis_cog.core.routing import MAX_MENTIONS, Mentions
 from ir2dis_cog.iracing.live import LiveRace, RosterEntry
 from ir2dis_cog.observability.logging import log_event
@@ -24,6 +26,7 @@ from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.store import Store
 
 from .ports import ChannelUnavailableError, Clock, NoticePublisher
+from .schedules import SeasonSchedules
 
 log = logging.getLogger("red.ir2dis.poller.live")
 SafeText = Callable[[str], str]
@@ -36,9 +39,18 @@ def notice_marker(subsession_id: int) -> str:
 
 class OnTrackNotices:
     def __init__(
-        self, store: Store, publisher: NoticePublisher, metrics: Metrics, clock: Clock, *, owner: str, safe: SafeText
+        self,
+        store: Store,
+        publisher: NoticePublisher,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        owner: str,
+        safe: SafeText,
+        schedules: SeasonSchedules | None = None,
     ) -> None:
         self._store = store
+        self._schedules = schedules  # None: notices without series and track
         self._publisher = publisher
         self._metrics = metrics
         self._clock = clock
@@ -80,6 +92,10 @@ class OnTrackNotices:
         if not guilds:
             return 0
         choices = await self._store.choices.get_many(guilds)
+        if not any((c := choices.get(g)) is not None and may_want(race, c, d) for g, d in guilds.items()):
+            return 0  # nobody is going to get a notice: the schedule is not worth a request
+        if self._schedules is not None:
+            race = named(race, await self._schedules.week(race.season_id, race.race_week_num))
         sent = 0
         now = int(self._clock.now())
         for g, drivers in sorted(guilds.items()):

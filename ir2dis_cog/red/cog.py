@@ -30,6 +30,7 @@ from ir2dis_cog.poller.engine import PollEngine
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF, LiveWatcher
 from ir2dis_cog.poller.on_track import OnTrackNotices
 from ir2dis_cog.poller.ports import SystemClock
+from ir2dis_cog.poller.schedules import SeasonSchedules
 from ir2dis_cog.poller.unofficial import UnofficialRaces
 from ir2dis_cog.poller.work_share import RemoteLive, WorkShare, heartbeat_period, lease_ttl
 from ir2dis_cog.red.embeds import safe_text
@@ -214,6 +215,8 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             SystemClock(),
             owner=self.engine.claim_holder,
             safe=lambda text: safe_text(text, 100),
+            # The series and track of a notice: one schedule request per season a day.
+            schedules=SeasonSchedules(self.engine, self.metrics, SystemClock()),
         )
         self._sync_watcher(settings)
         self.heartbeat_loop.change_interval(seconds=heartbeat_period(settings.poll_interval_seconds))

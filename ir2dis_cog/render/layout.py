@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ir2dis_cog.core.cards import ratings_changed
+from ir2dis_cog.core.cards import ratings_changed, track_label
 
 from . import formatting as fmt
 from . import theme
@@ -294,7 +294,7 @@ def _header(b: _Builder, card: ImageCard, y: float) -> float:
     for text, role in _what_it_is(card):
         box = b.text(PAD, y, text, META, theme.MUTED, role, INNER)
         y = box.y + box.height + 2
-    track = card.track_name + (f" · {card.track_config}" if card.track_config else "")
+    track = track_label(card.track_name, card.track_config)
     box = b.text(PAD, y, track, TRACK, theme.TEXT, "track", INNER, min_size=24)
     y = box.y + box.height + 12
     return _facts(b, card, y)

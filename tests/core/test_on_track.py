@@ -7,14 +7,24 @@ from datetime import UTC, datetime
 
 from ir2dis_cog.core.choices import ServerChoices
 from ir2dis_cog.core.filters import Filters
-from ir2dis_cog.core.on_track import OnTrack, estimated_sof, not_wanted, notice_text, on_track_of, split_of
+from ir2dis_cog.core.on_track import (
+    OnTrack,
+    estimated_sof,
+    may_want,
+    named,
+    not_wanted,
+    notice_text,
+    on_track_of,
+    split_of,
+)
 from ir2dis_cog.iracing.live import LiveRace, RosterEntry
+from ir2dis_cog.iracing.schedule import RaceWeek
 
 START = datetime(2026, 3, 7, 18, 0, tzinfo=UTC)
 
 
 def live(subsession_id: int, session_id: int) -> LiveRace:
-    return LiveRace(subsession_id, session_id, 5893, START)
+    return LiveRace(subsession_id, session_id, 5893, START, race_week_num=4)
 
 
 def test_the_split_is_the_race_s_place_among_its_session_s_subsessions() -> None:
@@ -41,7 +51,15 @@ def test_a_roster_becomes_what_the_notice_shows() -> None:
     ]
     race = on_track_of(live(800, 70), [live(799, 70), live(800, 70)], roster, frozenset({1, 2}))
     assert race == OnTrack(
-        800, int(START.timestamp()), ((2, "Alice Apex"), (1, "Zed Zoom")), split=2, splits=2, sof=2500, category_id=5
+        800,
+        int(START.timestamp()),
+        ((2, "Alice Apex"), (1, "Zed Zoom")),
+        split=2,
+        splits=2,
+        sof=2500,
+        category_id=5,
+        season_id=5893,
+        race_week_num=4,
     )
 
 
@@ -70,9 +88,46 @@ def test_the_notice_names_the_drivers_inertly_and_says_what_is_known() -> None:
         "Split 2 of 3, SOF about 2400.",
         "The result card follows when the race is over.",
     ]
-    named = OnTrack(800, 1_773_000_000, ((2, "A"),), series_name="Mazda Cup", track_name="Spa")
-    _, lines = notice_text(named, ["A"], str)
+    given = OnTrack(800, 1_773_000_000, ((2, "A"),), series_name="Mazda Cup", track_name="Spa")
+    _, lines = notice_text(given, ["A"], str)
     assert lines == ["Mazda Cup at Spa, started <t:1773000000:R>.", "The result card follows when the race is over."]
     many = [f"Driver {i}" for i in range(13)]
     title, _ = notice_text(RACE, many, str)
     assert title.endswith("Driver 9 and 3 more")
+
+
+WEEK = RaceWeek(4, "Mazda *Cup*", "Spa", "Grand Prix", series_id=139)
+
+
+def test_the_season_s_week_names_the_series_and_the_track_as_the_cards_show_it() -> None:
+    race = named(RACE, WEEK)
+    assert (race.series_name, race.track_name, race.series_id) == ("Mazda *Cup*", "Spa · Grand Prix", 139)
+    assert named(RACE, RaceWeek(4, "Oval Cup", "Oval")).track_name == "Oval"  # no config: the name alone
+    assert named(RACE, None) == RACE  # no schedule: nothing named, nothing else changed
+    _, lines = notice_text(race, ["Alice *Apex*"], lambda t: t.replace("*", "\\*"))
+    assert lines == [
+        "Mazda \\*Cup\\* at Spa · Grand Prix, started <t:1773000000:R>.",
+        "Split 2 of 3, SOF about 2400.",
+        "The result card follows when the race is over.",
+    ]
+
+
+def test_series_filters_apply_once_the_series_is_named() -> None:
+    race = named(RACE, WEEK)
+    chosen = ServerChoices(1, Filters(series_in=frozenset({139})), live_channel=55)
+    others = ServerChoices(1, Filters(series_in=frozenset({447})), live_channel=55)
+    excluded = ServerChoices(1, Filters(series_out=frozenset({139})), live_channel=55)
+    assert not_wanted(race, chosen, {2}) is None
+    assert (not_wanted(race, others, {2}) or "").startswith("filtered out: series 139 not in")
+    assert (not_wanted(race, excluded, {2}) or "").startswith("filtered out: series 139 excluded")
+    # Unnamed (no schedule): an exclusion cannot tell, so the notice goes; a choice keeps it out.
+    assert not_wanted(RACE, excluded, {2}) is None and not_wanted(RACE, chosen, {2}) is not None
+
+
+def test_the_schedule_is_worth_asking_only_when_a_server_may_want_the_notice() -> None:
+    # Before the series is known only the series filters are left open.
+    for series in (Filters(series_in=frozenset({447})), Filters(series_out=frozenset({139}))):
+        assert may_want(RACE, ServerChoices(1, series, live_channel=55), {2})
+    assert not may_want(RACE, ServerChoices(1), {2})  # on track now is off
+    assert not may_want(RACE, ServerChoices(1, live_channel=55), {9})  # none of its drivers on it
+    assert not may_want(RACE, ServerChoices(1, Filters(min_sof=3000), live_channel=55), {2})

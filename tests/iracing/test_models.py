@@ -197,7 +197,7 @@ def _sample(name: str) -> Any:
 
 def test_every_sample_has_a_parser_here() -> None:
     # Parsed below, or in their own modules' contract tests: the lap chart in tests/render, the
-    # live list and roster in tests/iracing/test_live.py.
+    # live list and roster in tests/iracing/test_live.py, the season schedule in test_schedule.py.
     covered = {
         "stats_member_recent_races.json",
         "result.json",
@@ -214,6 +214,7 @@ def test_every_sample_has_a_parser_here() -> None:
         "result_search_hosted.json",
         "season_spectator_subsessions_detail.json",
         "session_reg_drivers_list.json",
+        "series_season_schedule.json",
     }
     assert {p.name for p in SAMPLES.glob("*.json")} <= covered
 

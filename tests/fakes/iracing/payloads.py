@@ -468,3 +468,28 @@ def live_races_body(races: Sequence[Mapping[str, Any]], noise: Sequence[Mapping[
 
 def reg_drivers_body(subsession_id: int, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"subscribed": False, "subsession_id": subsession_id, "entries": list(entries), "success": True}
+
+
+def schedule_week(spec: RaceSpec, race_week_num: int) -> dict[str, Any]:
+    """One week of `series/season_schedule`: the race's series and track (the fields the bot reads,
+    and a few of the recorded answer's others)."""
+    return {
+        "season_id": spec.season_id,
+        "race_week_num": race_week_num,
+        "series_id": spec.series_id,
+        "series_name": spec.series_name,
+        "season_name": spec.season_name,
+        "schedule_name": f"{spec.series_name} - fake schedule",
+        "category_id": 5,
+        "track": {
+            "track_id": spec.track_id,
+            "track_name": spec.track_name,
+            "config_name": spec.track_config or "",
+            "category_id": 2,
+        },
+    }
+
+
+def season_schedule_body(season_id: int, weeks: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """`series/season_schedule`: the season's weeks in week order (none for a season nobody races)."""
+    return {"success": True, "season_id": season_id, "schedules": [dict(weeks[w]) for w in sorted(weeks)]}

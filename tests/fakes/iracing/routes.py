@@ -198,6 +198,9 @@ class ApiRoutes:
             sid = int(query["subsession_id"])
             body = payloads.reg_drivers_body(sid, world.roster(sid, now))
             return self.link(request, record, json.dumps(body).encode(), headers)
+        if path == "series/season_schedule":
+            body = world.season_schedule(int(query["season_id"]))
+            return self.link(request, record, json.dumps(body).encode(), headers)
         if path == "member/get":
             ids = [int(c) for c in query["cust_ids"].split(",") if c]
             body = payloads.member_get_body(ids, world.members)

@@ -14,6 +14,7 @@ from .leagues import FakeLeague, FakeSeason
 from .records import Member, Race, RaceSpec, RawEntry, as_entry, iso, to_epoch
 
 RECENT_RACES = 10  # member_recent_races lists this many
+LIVE_WEEK = 3  # the week every live race is in (the live list's race_week_num; the schedule's too)
 
 
 @dataclass
@@ -28,6 +29,9 @@ class World:
     live_noise: list[dict[str, Any]] = field(default_factory=list)  # other live subsessions (practice...)
     hosted: dict[int, list[int]] = field(default_factory=dict)  # cust_id -> hosted subsession ids
     leagues: dict[int, FakeLeague] = field(default_factory=dict)
+    # season_id -> race_week_num -> its `season_schedule` row: the first official race of a season
+    # names its series and its week's track (one track a week, as in iRacing).
+    schedules: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     next_subsession: int = 90_000_001
     next_team: int = 500_001
 
@@ -91,6 +95,9 @@ class World:
             series_row=payloads.series_row(spec, rows) if spec.official and not spec.hosted else None,
         )
         self.races[spec.subsession_id] = race
+        if spec.official and not spec.hosted:
+            weeks = self.schedules.setdefault(spec.season_id, {})
+            weeks.setdefault(LIVE_WEEK, payloads.schedule_week(spec, LIVE_WEEK))
         if spec.league_id:
             self.leagues[spec.league_id].seasons[spec.league_season_id].sessions.append(spec.subsession_id)
         if race.listed:
@@ -127,13 +134,16 @@ class World:
                 "session_id": race.session_id,
                 "season_id": race.season_id,
                 "start_time": iso(race.start),
-                "race_week_num": 3,
+                "race_week_num": LIVE_WEEK,
                 "event_type": 5,
             }
             for race in (self.races[sid] for sid in self.live_index)
             if race.live_at(now)
         ]
         return payloads.live_races_body(rows, self.live_noise)
+
+    def season_schedule(self, season_id: int) -> dict[str, Any]:
+        return payloads.season_schedule_body(season_id, self.schedules.get(season_id, {}))
 
     def roster(self, subsession_id: int, now: float) -> tuple[dict[str, Any], ...]:
         """Who is in a subsession: its drivers while it is live, nobody before or after (or unknown)."""
