@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from .cards import DAY_NAMES, RaceCard, in_zone
+from .cards import RaceCard, in_zone
 from .podium import class_position
 
 WEEK = 7 * 86_400
@@ -187,10 +187,13 @@ def digest_slot(now: float, timezone: str, day: int, hour: int) -> DigestSlot | 
 
 
 def parse_day(text: str) -> int:
-    """``mon``/``monday``/``1``.. -> 0..6 (Monday first); ValueError otherwise."""
+    """A weekday -> 0..6 (Monday first): its name or the first three letters or more of it
+    (``mon``, ``Tues``, ``wednesday``), or its number 1..7 (Monday is 1); ValueError otherwise."""
     t = text.strip().casefold()
-    for i, name in enumerate(DAY_NAMES):
-        if t and (name.casefold().startswith(t[:3]) and len(t) >= 3):
+    if t.isdigit() and 1 <= int(t) <= 7:
+        return int(t) - 1
+    for i, name in enumerate(WEEKDAYS):
+        if len(t) >= 3 and name.casefold().startswith(t):
             return i
     raise ValueError("not a day")
 

@@ -423,7 +423,7 @@ class ServerCommands(IRacingCommands):
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(
         channel="Where the digest is posted (leave out: no digest)",
-        day="Monday..Sunday, in the server's time zone",
+        day="Monday..Sunday (or 1..7, Monday is 1), in the server's time zone",
         hour="0..23, in the server's time zone",
     )
     async def iracing_digest(
@@ -439,7 +439,9 @@ class ServerCommands(IRacingCommands):
         try:
             weekday = parse_day(day)
         except ValueError:
-            raise UserFacingError("The day is Monday to Sunday. Nothing was changed.") from None
+            raise UserFacingError(
+                "The day is Monday to Sunday, or 1 to 7 (Monday is 1). Nothing was changed."
+            ) from None
         if not 0 <= hour <= 23:
             raise UserFacingError("The hour is a whole number from 0 to 23. Nothing was changed.")
         self._postable(channel)

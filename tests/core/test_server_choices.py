@@ -195,6 +195,8 @@ def test_digest_slot_is_the_servers_day_and_hour_in_its_zone() -> None:
     assert later == slot
     assert digest_slot(_at("2026-02-10T08:00:00+00:00"), zone, 0, 9) is None  # Tuesday
     assert next_digest(_at("2026-02-09T08:00:01+00:00"), zone, 0, 9) == _at("2026-02-16T08:00:00+00:00")
-    assert parse_day("Monday") == 0 and parse_day("sun") == 6
-    with pytest.raises(ValueError, match="not a day"):
-        parse_day("mo")
+    assert parse_day("Monday") == 0 and parse_day("sun") == 6 and parse_day(" Tues ") == 1
+    assert [parse_day(str(n)) for n in range(1, 8)] == list(range(7))  # the numbers: Monday is 1
+    for bad in ("mo", "0", "8", "monkey", "sundays", "-1", ""):
+        with pytest.raises(ValueError, match="not a day"):
+            parse_day(bad)
