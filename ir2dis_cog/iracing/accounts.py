@@ -30,6 +30,7 @@ from .live import LiveRace, RosterEntry
 from .models import HostedSession, RecentRace, Subsession
 from .ratelimit import RateBudget, Usage
 from .schedule import SeasonSchedule
+from .search_series import SeriesRace
 
 log = logging.getLogger("red.ir2dis.iracing")
 
@@ -162,6 +163,9 @@ class AccountPool:
 
     async def get_season_schedule(self, season_id: int) -> SeasonSchedule:
         return await self._first_that_works(self._roomiest(), lambda c: c.get_season_schedule(season_id))
+
+    async def search_series(self, begin: datetime, end: datetime) -> list[SeriesRace]:
+        return await self._first_that_works(self._roomiest(), lambda c: c.search_series(begin, end))
 
     # Hosted and league races (poller/unofficial.py) ask the pool as they ask one client.
     async def search_hosted(self, cust_id: int, since: datetime) -> list[HostedSession]:

@@ -19,6 +19,10 @@ from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import AuthError
 from ir2dis_cog.iracing.ratelimit import RateBudget
 from ir2dis_cog.observability.metrics import Metrics
+from ir2dis_cog.poller.live_catchup import CatchUpSource
+from ir2dis_cog.poller.live_watcher import LiveSource
+from ir2dis_cog.poller.ports import ResultsSource
+from ir2dis_cog.poller.schedules import ScheduleSource
 from ir2dis_cog.poller.unofficial import UnofficialSource
 from tests.fakes.iracing import FAKE_EMAIL, FakeIRacing
 from tests.iracing.conftest import FAST, make_settings
@@ -26,6 +30,20 @@ from tests.poller.conftest import T0, ManualClock
 
 SECOND, THIRD = "second@example.com", "third@example.com"
 DRIVERS = list(range(600_001, 600_061))
+
+
+# Every call the poller makes of its source (the engine's, the watcher's, the catch-up's, the hosted
+# and league check's, the schedules'): the cog hands them all the pool, through casts mypy cannot see.
+SOURCES = (ResultsSource, LiveSource, CatchUpSource, UnofficialSource, ScheduleSource)
+
+
+@pytest.mark.parametrize("protocol", SOURCES, ids=lambda p: p.__name__)
+def test_the_pool_and_the_client_answer_every_call_the_poller_makes(protocol: type) -> None:
+    calls = [n for n, v in vars(protocol).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))]
+    assert calls
+    for cls in (AccountPool, IRacingClient):
+        missing = [n for n in calls if not hasattr(cls, n)]
+        assert missing == [], f"{cls.__name__} lacks {missing} of {protocol.__name__}"
 
 
 def test_the_pool_budget_is_the_sum_of_the_accounts() -> None:
