@@ -23,7 +23,8 @@ def test_the_recorded_schedule_names_the_series_and_every_week_s_track() -> None
     assert schedule.season_id == 5935
     assert [w.race_week_num for w in schedule.weeks] == list(range(12))
     assert schedule.week(3) == RaceWeek(3, "IMSA iRacing Series", "Red Bull Ring", "Grand Prix", series_id=447)
-    assert schedule.week(0) is not None and schedule.week(0).track_name == "Autódromo Hermanos Rodríguez"
+    first = schedule.week(0)
+    assert first is not None and first.track_name == "Autódromo Hermanos Rodríguez"
     assert {w.series_name for w in schedule.weeks} == {"IMSA iRacing Series"}
     assert schedule.week(12) is None and schedule.week(None) is None
 
