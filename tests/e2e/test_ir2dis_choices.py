@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.e2e.ir2dis_setup import ir2dis_env, load_ir2dis
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.discord import Message
 from tests.fakes.iracing import FakeIRacing, recent_start
@@ -101,19 +102,11 @@ async def test_filters_podium_channel_pings_and_a_weekly_digest_in_a_real_redbot
         iracing.add_member(cust_id, f"Strong Field {cust_id}", irating=3600)
     iracing.add_race([ALICE, BRUNO], series_name="Fake Warmup", session_start_time=recent_start(180))
     clock_file = tmp_path / "digest-clock-offset"
-    env = {
-        "IRACING_API_BASE": iracing.base_url or "",
-        "IRACING_OAUTH_URL": iracing.oauth_url,
-        "HEALTH_PORT": "0",
-        "IRACING_CLIENT_ID": "",
-        "IRACING_CLIENT_SECRET": "",
-        "IRACING_EMAIL": "",
-        "IRACING_PASSWORD": "",
-        "DATABASE_URL": "",
-        "POLL_INTERVAL_SECONDS": "",
-        "LIVE_WATCH": "off",  # the per-driver poll finds these races; the watcher has its own e2e test
-        "IR2DIS_E2E_CLOCK_FILE": str(clock_file),
-    }
+    env = ir2dis_env(
+        iracing,
+        LIVE_WATCH="off",  # the per-driver poll finds these races; the watcher has its own e2e test
+        IR2DIS_E2E_CLOCK_FILE=str(clock_file),
+    )
     h = await make_red_harness(cog_paths=[REPO_ROOT], env=env)
     g = h.guild_id
     results = h.fake.add_channel(g, "race-results")
@@ -130,12 +123,7 @@ async def test_filters_podium_channel_pings_and_a_weekly_digest_in_a_real_redbot
     db = h.instance.data_path / "cogs" / "IRacingCog" / "ir2dis.sqlite3"
 
     await h.start()
-    await h.command(
-        f"!set api iracing client_id,{CLIENT_ID} client_secret,{iracing.client_secret} "
-        f"username,{EMAIL} password,{iracing.password}",
-        expect=lambda m: "API tokens have been set" in m.content,
-    )
-    await h.load("ir2dis_cog")
+    await load_ir2dis(h, iracing, CLIENT_ID, EMAIL)
     await h.command(f"!iracingset pollinterval {POLL_SECONDS}", expect=lambda m: "polls every" in m.content)
     await h.enable_slash("iracing")
     await h.slash("iracing", "setchannel", {"channel": results})

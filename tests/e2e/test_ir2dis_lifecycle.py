@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.e2e.ir2dis_setup import ir2dis_env, load_ir2dis
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.iracing import FakeIRacing, mask, recent_start
 
@@ -36,12 +36,6 @@ LEFT_BEHIND = (
     "sum(1 for o in __import__('gc').get_objects() "
     "if isinstance(o, __import__('aiohttp').ClientSession) and not o.closed))"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -67,31 +61,15 @@ async def test_reload_new_credentials_and_data_deletion(
     iracing.add_member(ALICE, "Alice Apex")
     # Alice last raced weeks ago; with budget to spare she is still polled every cycle.
     iracing.add_race([ALICE], series_name="Fake Warmup", session_start_time=recent_start(20 * 24 * 60))
-    port = _free_port()
-    env = {
-        "IRACING_API_BASE": iracing.base_url or "",
-        "IRACING_OAUTH_URL": iracing.oauth_url,
-        "HEALTH_HOST": "127.0.0.1",
-        "HEALTH_PORT": str(port),
-        "IRACING_CLIENT_ID": "",
-        "IRACING_CLIENT_SECRET": "",
-        "IRACING_EMAIL": "",
-        "IRACING_PASSWORD": "",
-        "DATABASE_URL": "",
-        "POLL_INTERVAL_SECONDS": "",
-    }
+    env = ir2dis_env(iracing)
+    port = int(env["HEALTH_PORT"])
     h = await make_red_harness(cog_paths=[REPO_ROOT], env=env)
     h.proc.extra_args = ("--dev",)  # `[p]debug`, to look inside the bot
     results = h.fake.add_channel(h.guild_id, "race-results")
     assert h.instance is not None
     db = h.instance.data_path / "cogs" / "IRacingCog" / "ir2dis.sqlite3"
     await h.start()
-    await h.command(
-        f"!set api iracing client_id,{CLIENT_ID} client_secret,{iracing.client_secret} "
-        f"username,{FIRST_EMAIL} password,{iracing.password}",
-        expect=lambda m: "API tokens have been set" in m.content,
-    )
-    await h.load("ir2dis_cog")
+    await load_ir2dis(h, iracing, CLIENT_ID, FIRST_EMAIL)
     await h.command(f"!iracingset pollinterval {POLL_SECONDS}", expect=lambda m: "polls every" in m.content)
     await h.command(f"!iracing setchannel <#{results}>", expect=lambda m: "will be posted in" in m.content)
     tracked = await h.command(f"!iracing track {ALICE}", expect=lambda m: "tracking" in m.content)

@@ -8,7 +8,6 @@ results came out, so it was not the safety net.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.ir2dis_setup import ir2dis_env, load_ir2dis
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.iracing import FakeIRacing, recent_start
 
@@ -35,12 +35,6 @@ POSTED_WITHIN = RACE_LEFT_MINUTES * 60 + LIVE_POLL + 60 + RESULTS_DELAY + 45
 @pytest.fixture
 async def iracing(make_fake_iracing: Callable[[str, str], Awaitable[FakeIRacing]]) -> FakeIRacing:
     return await make_fake_iracing(CLIENT_ID, EMAIL)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _roster_reads(iracing: FakeIRacing) -> Counter[int]:
@@ -63,29 +57,11 @@ async def test_a_live_race_is_found_by_the_watcher_and_posted_once(
 ) -> None:
     iracing.add_member(DANA, "Dana Draft")
     iracing.add_race([DANA], series_name="Fake Warmup", session_start_time=recent_start(3 * 24 * 60))
-    env = {
-        "IRACING_API_BASE": iracing.base_url or "",
-        "IRACING_OAUTH_URL": iracing.oauth_url,
-        "HEALTH_HOST": "127.0.0.1",
-        "HEALTH_PORT": str(_free_port()),
-        "IRACING_CLIENT_ID": "",
-        "IRACING_CLIENT_SECRET": "",
-        "IRACING_EMAIL": "",
-        "IRACING_PASSWORD": "",
-        "DATABASE_URL": "",
-        "POLL_INTERVAL_SECONDS": "",
-        "LIVE_WATCH": "",
-        "LIVE_POLL_SECONDS": "",
-    }
+    env = ir2dis_env(iracing)
     h = await make_red_harness(cog_paths=[REPO_ROOT], env=env)
     results = h.fake.add_channel(h.guild_id, "race-results")
     await h.start()
-    await h.command(
-        f"!set api iracing client_id,{CLIENT_ID} client_secret,{iracing.client_secret} "
-        f"username,{EMAIL} password,{iracing.password}",
-        expect=lambda m: "API tokens have been set" in m.content,
-    )
-    await h.load("ir2dis_cog")
+    await load_ir2dis(h, iracing, CLIENT_ID, EMAIL)
     # The per-driver poll every 10 minutes: far slower than the watcher needs to post this race.
     await h.command("!iracingset pollinterval 600", expect=lambda m: "polls every" in m.content)
     await h.command(f"!iracingset livepoll {LIVE_POLL}", expect=lambda m: str(LIVE_POLL) in m.content)

@@ -8,12 +8,12 @@ unknown league is answered with one sentence and saves nothing.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.ir2dis_setup import ir2dis_env, load_ir2dis
 from tests.e2e.redbot_harness import RedHarness, poll_until
 from tests.fakes.iracing import FakeIRacing, recent_start
 
@@ -35,12 +35,6 @@ async def iracing(make_fake_iracing: Callable[[str, str], Awaitable[FakeIRacing]
     return await make_fake_iracing(CLIENT_ID, EMAIL)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_hosted_race_and_a_followed_leagues_race_are_posted_once(
     make_red_harness: Callable[..., Awaitable[RedHarness]], iracing: FakeIRacing
 ) -> None:
@@ -50,28 +44,11 @@ async def test_a_hosted_race_and_a_followed_leagues_race_are_posted_once(
     backlog = iracing.add_race(
         [ELENA, 340_901], hosted=True, session_name="Old lobby", session_start_time=recent_start(3 * 24 * 60)
     )
-    env = {
-        "IRACING_API_BASE": iracing.base_url or "",
-        "IRACING_OAUTH_URL": iracing.oauth_url,
-        "HEALTH_HOST": "127.0.0.1",
-        "HEALTH_PORT": str(_free_port()),
-        "IRACING_CLIENT_ID": "",
-        "IRACING_CLIENT_SECRET": "",
-        "IRACING_EMAIL": "",
-        "IRACING_PASSWORD": "",
-        "DATABASE_URL": "",
-        "POLL_INTERVAL_SECONDS": "",
-        "LIVE_WATCH": "",
-    }
+    env = ir2dis_env(iracing)
     h = await make_red_harness(cog_paths=[REPO_ROOT], env=env)
     results = h.fake.add_channel(h.guild_id, "race-results")
     await h.start()
-    await h.command(
-        f"!set api iracing client_id,{CLIENT_ID} client_secret,{iracing.client_secret} "
-        f"username,{EMAIL} password,{iracing.password}",
-        expect=lambda m: "API tokens have been set" in m.content,
-    )
-    await h.load("ir2dis_cog")
+    await load_ir2dis(h, iracing, CLIENT_ID, EMAIL)
     await h.command(f"!iracingset pollinterval {POLL_SECONDS}", expect=lambda m: "polls every" in m.content)
     await h.command(f"!iracing setchannel <#{results}>", expect=lambda m: "will be posted in" in m.content)
     tracked = await h.command(f"!iracing track {ELENA}", expect=lambda m: "tracking" in m.content)
