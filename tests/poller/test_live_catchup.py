@@ -28,18 +28,18 @@ def ended_before_start(fake: FakeIRacing, clock: ManualClock, drivers: list[int]
 
 
 async def test_races_that_ended_while_the_bot_was_down_are_posted_once_by_the_catch_up_without_asking_for_drivers(
-    sqlite_store: Store,
+    store: Store,
     fake: FakeIRacing,
     clock: ManualClock,
     publisher: MemoryPublisher,
     make_engine: EngineFactory,
     metrics: Metrics,
 ) -> None:
-    await tracked_world(sqlite_store, fake, clock)
+    await tracked_world(store, fake, clock)
     out = ended_before_start(fake, clock, [900, A], ago=240, delay=120)  # results out before the start
     late = ended_before_start(fake, clock, [B, 901], ago=60, delay=200)  # out 140 s after the start
     fake.requests.clear()
-    engine = make_engine(sqlite_store)
+    engine = make_engine(store)
     watcher = LiveWatcher(engine, metrics, clock, poll_seconds=60)
 
     await run_for(watcher, clock, 6 * 60)  # the watcher alone: no poll cycle yet
@@ -50,7 +50,7 @@ async def test_races_that_ended_while_the_bot_was_down_are_posted_once_by_the_ca
     assert len(searches) >= 2 and all("event_types=5" in q and "official_only=true" in q for q in searches)
     assert calls(fake, "results/get").count(f"subsession_id={out}") == 1  # each race fetched once
     assert calls(fake, "results/get").count(f"subsession_id={late}") == 1
-    assert (await sqlite_store.last_seen.get(G1_OF[C1], A)).last_subsession_id == out
+    assert (await store.last_seen.get(G1_OF[C1], A)).last_subsession_id == out
     assert metric(metrics, "ir2dis_live_catchup_total", {"outcome": "found"}) == 2
 
     # the sweep after the start asks every driver: nothing twice, no miss counted

@@ -77,6 +77,15 @@ async def test_watermark_only_moves_forward(store: Store) -> None:
     assert await store.last_seen.latest_activity() == {500: 3_000, 600: 3_100}
 
 
+async def test_newest_finish_is_the_latest_race_settled_for_any_pair(store: Store) -> None:
+    # The live watcher's catch-up searches from about there after a start.
+    assert await store.last_seen.newest_finish() is None
+    await store.last_seen.advance(1, 500, 10, 1_764_600_000)
+    await store.last_seen.advance(2, 600, 11, 1_764_650_000)
+    await store.last_seen.advance(3, 700, 9, 1_764_620_000)
+    assert await store.last_seen.newest_finish() == 1_764_650_000
+
+
 async def test_for_cust_ids_handles_more_than_one_chunk(store: Store) -> None:
     for cust in range(1, 1201):
         await store.last_seen.set(7, cust, cust, cust)
