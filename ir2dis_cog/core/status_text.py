@@ -15,6 +15,8 @@ class LiveWatchView:
     races_live: int = 0
     races_watched: int = 0
     misses_last_day: int = 0
+    caught_up_last_day: int = 0  # races its catch-up found after a start or a degraded spell
+    catching_up: bool = False  # a catch-up's searches are still running
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,15 @@ def live_line(live: LiveWatchView, *, now: float) -> str:
         return "Live watcher: off (LIVE_WATCH); every driver is polled"
     state = "healthy" if live.state == "healthy" else f"degraded ({live.reason}); every driver is polled as usual"
     listed = _ago(now - live.last_list_at) if live.last_list_at else "none yet"
-    return (
+    line = (
         f"Live watcher: {state}; last live list {listed}, {live.races_live} races live, "
         f"{live.races_watched} watched now, {live.misses_last_day} missed in the last day"
     )
+    if live.catching_up:
+        line += "; catching up on races that ended while it was not watching"
+    if live.caught_up_last_day:
+        line += f"; {live.caught_up_last_day} found by its catch-up in the last day"
+    return line
 
 
 def account_lines(accounts: tuple[AccountLine, ...]) -> list[str]:

@@ -108,6 +108,8 @@ def evaluate_health(inputs: HealthInputs) -> tuple[int, dict[str, Any]]:
             "races_live": live.races_live,
             "races_watched": live.races_watched,
             "misses_last_day": live.misses_last_day,
+            "caught_up_last_day": live.caught_up_last_day,
+            "catching_up": live.catching_up,
         }
     return (503 if failing else 200), body
 

@@ -118,6 +118,7 @@ class LiveWatcher:
         self._last_races = 0
         self._roster_failures = 0
         self._miss_times: deque[float] = deque()
+        self._caught_times: deque[float] = deque()  # when the catch-up found a race (status)
         self._missed: set[int] = set()
         self._requests: deque[float] = deque()
         # Spells when the watcher was not trusted (the engine polled as always): a race that
@@ -213,6 +214,8 @@ class LiveWatcher:
             self._last_races,
             watched_now(self._watches),
             len(self._miss_times),
+            len(self._caught_times),
+            self._catchup.active,
         )
 
     # --- the loop ----------------------------------------------------------------------------------
@@ -389,6 +392,7 @@ class LiveWatcher:
             self._catchup.retry(sid)
             return
         self._metrics.live_catchup_total.labels("found").inc()
+        self._caught_times.append(self._clock.now())
         log_event(
             log,
             "live_catchup_found",
@@ -436,6 +440,8 @@ class LiveWatcher:
             self._requests.popleft()
         while self._miss_times and now - self._miss_times[0] > DAY:
             self._miss_times.popleft()
+        while self._caught_times and now - self._caught_times[0] > DAY:
+            self._caught_times.popleft()
         if len(self._missed) > 10_000:
             self._missed.clear()  # only guards against counting one race twice within a cycle or two
 

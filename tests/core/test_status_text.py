@@ -65,3 +65,8 @@ def test_the_live_watcher_line_says_its_state_and_why() -> None:
         "Live watcher: degraded (the live list holds no race); every driver is polled as usual; last live list none yet"
     )
     assert live_line(LiveWatchView("off"), now=now) == "Live watcher: off (LIVE_WATCH); every driver is polled"
+    catching = LiveWatchView("healthy", None, now - 5, 90, 0, 0, caught_up_last_day=12, catching_up=True)
+    assert live_line(catching, now=now).endswith(
+        "0 missed in the last day; catching up on races that ended while it was not watching;"
+        " 12 found by its catch-up in the last day"
+    )

@@ -174,4 +174,6 @@ def test_health_shows_the_live_watcher_without_failing_on_a_degraded_one() -> No
         "races_live": 0,
         "races_watched": 1,
         "misses_last_day": 3,
+        "caught_up_last_day": 0,
+        "catching_up": False,
     }

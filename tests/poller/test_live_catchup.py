@@ -52,6 +52,7 @@ async def test_races_that_ended_while_the_bot_was_down_are_posted_once_by_the_ca
     assert calls(fake, "results/get").count(f"subsession_id={late}") == 1
     assert (await store.last_seen.get(G1_OF[C1], A)).last_subsession_id == out
     assert metric(metrics, "ir2dis_live_catchup_total", {"outcome": "found"}) == 2
+    assert watcher.status().caught_up_last_day == 2 and watcher.status().catching_up  # its window is open
 
     # the sweep after the start asks every driver: nothing twice, no miss counted
     await engine.run_cycle()
@@ -60,6 +61,7 @@ async def test_races_that_ended_while_the_bot_was_down_are_posted_once_by_the_ca
     assert publisher.all_posts() == [(C1, out), (C2, late)]
     assert sum(metrics.registry.get_sample_value("ir2dis_live_misses_total", {"reason": r}) or 0 for r in MISSES) == 0
     assert len(calls(fake, SEARCH)) <= 900 / REPEAT + 1  # it stops after its window
+    assert not watcher.status().catching_up and watcher.status().caught_up_last_day == 2
 
 
 G1_OF = {C1: 111_111_111_111, C2: 222_222_222_222}
