@@ -152,6 +152,11 @@ def is_maintenance(body: bytes) -> bool:
     return isinstance(data, dict) and str(data.get("error", "")).lower() == "site maintenance"
 
 
+def _range_time(t: datetime) -> str:
+    """A time as the ``search_*`` ranges take it: UTC, to the minute."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
 def chunk_info(body: Any) -> Mapping[str, Any] | None:
     """The ``chunk_info`` of a chunked answer (top level or under ``data``), else None."""
     if not isinstance(body, Mapping):
@@ -325,12 +330,9 @@ class IRacingClient:
         begin = max(since if since.tzinfo else since.replace(tzinfo=UTC), earliest).astimezone(UTC)
         params = {
             "cust_id": str(_check_id("cust_id", cust_id)),
-            "finish_range_begin": begin.strftime("%Y-%m-%dT%H:%MZ"),
+            "finish_range_begin": _range_time(begin),
         }
-        rows = await self._call(models.SEARCH_HOSTED, params)
-        if isinstance(rows, Mapping) and chunk_info(rows) is not None:
-            rows = []  # a chunked answer with no chunks: nothing found
-        return models.parse_hosted(rows)
+        return models.parse_hosted(await self._search(models.SEARCH_HOSTED, params))
 
     async def search_leagues(self, text: str) -> list[LeagueSummary]:
         """Leagues whose name matches ``text`` (the directory's first page)."""
@@ -375,15 +377,18 @@ class IRacingClient:
         """Official races that finished between ``begin`` and ``end`` (the live watcher's catch-up
         after a start); rows name no driver, each costs a ``results/get`` to learn who raced."""
         params = {
-            "finish_range_begin": begin.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
-            "finish_range_end": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+            "finish_range_begin": _range_time(begin),
+            "finish_range_end": _range_time(end),
             "event_types": "5",
             "official_only": "true",
         }
-        rows = await self._call(SEARCH_SERIES, params)
-        if isinstance(rows, Mapping) and chunk_info(rows) is not None:
-            rows = []  # a chunked answer with no chunks: nothing found
-        return parse_search_series(rows)
+        return parse_search_series(await self._search(SEARCH_SERIES, params))
+
+    async def _search(self, endpoint: str, params: Mapping[str, str]) -> Any:
+        """A ``search_*`` call: its rows, merged from the chunks; a chunked answer without
+        chunks (nothing found) is no rows."""
+        rows = await self._call(endpoint, params)
+        return [] if isinstance(rows, Mapping) and chunk_info(rows) is not None else rows
 
     # --- the 2-step fetch --------------------------------------------------------------------
 
