@@ -147,6 +147,18 @@ def publisher() -> MemoryPublisher:
 
 
 @pytest.fixture
+async def stores(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
+    """Two connections to one database, as two processes would have."""
+    first = await open_store(db_url, data_dir=tmp_path)
+    second = await open_store(db_url, data_dir=tmp_path)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     s = await open_store(f"sqlite:///{tmp_path / 'engine.sqlite3'}", data_dir=tmp_path)
     try:

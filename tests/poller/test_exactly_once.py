@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from ir2dis_cog.store import Store, open_store
+from ir2dis_cog.store import Store
 from tests.fakes.iracing import FakeIRacing
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World, cycle_that_dies
 
@@ -16,18 +12,6 @@ G1, G2 = 111_111_111_111, 222_222_222_222
 C1, C2 = 9001, 9002
 A, B, C = 401, 402, 403
 LEASE = 300
-
-
-@pytest.fixture
-async def stores(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
-    """Two connections to one database, as two processes would have."""
-    first = await open_store(db_url, data_dir=tmp_path)
-    second = await open_store(db_url, data_dir=tmp_path)
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def seed(store: Store, fake: FakeIRacing, clock: ManualClock) -> tuple[World, list[int]]:

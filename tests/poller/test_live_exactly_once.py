@@ -4,31 +4,16 @@ find the same race at the same moment; each server gets it once, and the safety 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller.live_watcher import LiveWatcher
-from ir2dis_cog.store import Store, open_store
+from ir2dis_cog.store import Store
 from tests.fakes.iracing import FakeIRacing
 from tests.poller.conftest import EngineFactory, ManualClock, MemoryPublisher, World
 
 G1, G2 = 111_111_111_111, 222_222_222_222
 C1, C2 = 9001, 9002
 A, B = 401, 402
-
-
-@pytest.fixture
-async def stores(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
-    first = await open_store(db_url, data_dir=tmp_path)
-    second = await open_store(db_url, data_dir=tmp_path)
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def test_two_watchers_on_one_database_post_a_race_once_per_server(
