@@ -116,19 +116,24 @@ class Options:
 # --- the fake iRacing process ----------------------------------------------------------------
 
 
+def fake_timing(clock: SimClock) -> dict[str, Any]:
+    """Every benchmark's fake iRacing: its latencies, rate window and links in simulated time."""
+    return {
+        "clock": clock.now,
+        "latency_ms": DATA_LATENCY_MS / clock.speed,
+        "s3_latency_ms": S3_LATENCY_MS / clock.speed,
+        "rate_limit": RATE_LIMIT,
+        "rate_window": RATE_WINDOW,
+        "link_ttl": 600,
+    }
+
+
 async def serve_fake(opts: Options, workdir: Path) -> None:
     from tests.fakes.iracing import FakeIRacing, RaceEntry
 
     world = opts.world()
     clock = SimClock(world.start, opts.speed)
-    fake = FakeIRacing(
-        clock=clock.now,
-        latency_ms=DATA_LATENCY_MS / opts.speed,
-        s3_latency_ms=S3_LATENCY_MS / opts.speed,
-        rate_limit=RATE_LIMIT,
-        rate_window=RATE_WINDOW,
-        link_ttl=600,
-    )
+    fake = FakeIRacing(**fake_timing(clock))
 
     def add(race: Any) -> None:
         entries = [RaceEntry((c,)) for c in race.drivers] + [RaceEntry((c,)) for c in race.fillers]

@@ -38,13 +38,13 @@ from benchmarks.poll_cycle import (
     DRAIN_SECONDS,
     RATE_LIMIT,
     RATE_WINDOW,
-    S3_LATENCY_MS,
     CountingPublisher,
     Options,
     SimClock,
     _latest_before,
     _pct,
     _wait_for_go,
+    fake_timing,
 )
 from benchmarks.world import World, expected_posts
 
@@ -95,14 +95,7 @@ async def serve_fake(opts: Options, run: Run, workdir: Path) -> None:
 
     world = opts.world()
     clock = SimClock(world.start, opts.speed)
-    fake = AccountLoggingFake(
-        clock=clock.now,
-        latency_ms=DATA_LATENCY_MS / opts.speed,
-        s3_latency_ms=S3_LATENCY_MS / opts.speed,
-        rate_limit=RATE_LIMIT,
-        rate_window=RATE_WINDOW,
-        link_ttl=600,
-    )
+    fake = AccountLoggingFake(**fake_timing(clock))
     for n in range(2, run.accounts + 1):
         fake.add_account(account_email(n), EXTRA_PASSWORD.format(n=n))
 

@@ -30,13 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.poll_cycle import (
-    DATA_LATENCY_MS,
-    RATE_LIMIT,
-    RATE_WINDOW,
-    S3_LATENCY_MS,
     CountingPublisher,
     SimClock,
     _seed_store,
+    fake_timing,
 )
 from benchmarks.world import DAY, HOUR, World, build_world, expected_posts
 
@@ -157,14 +154,7 @@ async def run(
     world = build_world(servers=servers, pairs=pairs, drivers=drivers, hours=hours)
     lw = build_leagues(world, share=share, leagues=leagues)
     clock = SimClock(world.start, speed)
-    fake = FakeIRacing(
-        clock=clock.now,
-        latency_ms=DATA_LATENCY_MS / speed,
-        s3_latency_ms=S3_LATENCY_MS / speed,
-        rate_limit=RATE_LIMIT,
-        rate_window=RATE_WINDOW,
-        link_ttl=600,
-    )
+    fake = FakeIRacing(**fake_timing(clock))
     for league in lw.follows:
         fake.add_league(league, f"Bench League {league}", [(SEASON_BASE + league, f"Bench League {league} S1")])
 
