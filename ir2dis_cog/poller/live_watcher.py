@@ -19,9 +19,9 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ir2dis_cog.core.status_text import LiveWatchView
 from ir2dis_cog.iracing.errors import (
@@ -132,7 +132,7 @@ class LiveWatcher:
         # up the next live list or the other races' results.
         self._deliveries: set[asyncio.Task[None]] = set()
         # Races that ended while nobody watched, found by race once the watcher is healthy.
-        self._catchup = CatchUp(engine, metrics, clock, self._request, self._catchup_failed)
+        self._catchup = CatchUp(engine, metrics, clock, self._request, self._failed)
         engine.attach_live(self)
 
     def start(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -362,16 +362,12 @@ class LiveWatcher:
             )
         if sub is None:
             return
-        # The task keeps this context, so its requests (the lap chart) stay in the watcher's lane.
-        task = asyncio.create_task(self._deliver(sid, sub, before, now))
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+        self._spawn(self._deliver(sid, sub, before, now))
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.create_task(run())
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run beside the ticks; the task keeps this context, so its requests (the lap chart, the
+        catch-up's) stay in the watcher's lane."""
+        task = asyncio.create_task(work)
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
 
@@ -400,9 +396,6 @@ class LiveWatcher:
             subsession_id=sid,
             servers=servers,
         )
-
-    def _catchup_failed(self, kind: str, exc: Exception) -> None:
-        self._failed(kind, exc)
 
     async def _deliver(self, sid: int, sub: Subsession, before: Watch, now: float) -> None:
         try:
