@@ -95,6 +95,13 @@ def _plain(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def watcher_lane(source: object) -> AbstractContextManager[None]:
+    """The client counts the watcher's requests apart from the poller's (same engine budget); a
+    test's source may have no lanes."""
+    lane = getattr(source, "lane", None)
+    return cast(AbstractContextManager[None], lane(WATCHER)) if callable(lane) else nullcontext()
+
+
 class LiveWatcher:
     def __init__(
         self,
@@ -264,9 +271,7 @@ class LiveWatcher:
             await asyncio.gather(*self._deliveries)
 
     def _lane(self) -> AbstractContextManager[None]:
-        """The client counts the watcher's requests apart from the poller's (same engine budget)."""
-        lane = getattr(self._engine.source, "lane", None)
-        return cast(AbstractContextManager[None], lane(WATCHER)) if callable(lane) else nullcontext()
+        return watcher_lane(self._engine.source)
 
     # --- the steps ---------------------------------------------------------------------------------
 

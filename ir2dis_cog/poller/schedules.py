@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, cast
 
 from ir2dis_cog.iracing.errors import IRacingError, RateLimitedError
-from ir2dis_cog.iracing.ratelimit import WATCHER
 from ir2dis_cog.iracing.schedule import RaceWeek, SeasonSchedule
 from ir2dis_cog.observability.metrics import Metrics
 
+from .live_watcher import watcher_lane
 from .ports import Clock
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ class SeasonSchedules:
     async def _ask(self, season_id: int) -> SeasonSchedule | None:
         source = self._engine.source
         try:
-            with self._lane(source):
+            with watcher_lane(source):
                 async with self._engine.slot(urgent=True):
                     self._metrics.live_requests_total.labels("schedule").inc()
                     schedule = await cast(ScheduleSource, source).get_season_schedule(season_id)
@@ -111,9 +110,3 @@ class SeasonSchedules:
         now = self._clock.now()
         self._kept = {s: k for s, k in self._kept.items() if k.until > now}
         self._kept[season_id] = _Kept(schedule, now + seconds)
-
-    @staticmethod
-    def _lane(source: object) -> AbstractContextManager[None]:
-        """Counted as the live watcher's requests (a test's source may have no lanes)."""
-        lane = getattr(source, "lane", None)
-        return cast(AbstractContextManager[None], lane(WATCHER)) if callable(lane) else nullcontext()
