@@ -441,8 +441,10 @@ def format_gain(start: int | None, finish: int | None) -> str:
 
 
 def format_laps(count: int | None) -> str:
-    """``1 lap``, ``12 laps``; ``— laps`` when unknown."""
-    return f"{_num(count)} lap" if count == 1 else f"{_num(count)} laps"
+    """``1 lap``, ``12 laps``; ``—`` when unknown."""
+    if count is None:
+        return MISSING
+    return f"{count} lap" if count == 1 else f"{count} laps"
 
 
 def format_incidents(count: int | None) -> str:

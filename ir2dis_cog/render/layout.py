@@ -341,6 +341,8 @@ def _facts(b: _Builder, card: ImageCard, y: float) -> float:
 
 def _licence_parts(row: DriverRow) -> list[Segment]:
     letter = fmt.licence(row.new_license_level) or fmt.licence(row.old_license_level)
+    if row.old_sub_level is None and row.new_sub_level is None:
+        return ([Segment(letter, bold=True)] if letter else []) + [Segment(fmt.MISSING, theme.MUTED)]
     parts = [Segment(f"{fmt.safety(row.old_sub_level)} → {fmt.safety(row.new_sub_level)}")]
     if row.old_sub_level is not None and row.new_sub_level is not None:
         delta = (row.new_sub_level - row.old_sub_level) / 100
