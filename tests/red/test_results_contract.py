@@ -25,6 +25,7 @@ from ir2dis_cog.render import render_png
 from ir2dis_cog.render.fonts import default_fonts
 from ir2dis_cog.render.image_card import ImageCard, build_image_card, race_kind
 from ir2dis_cog.render.layout import layout_card
+from tests.fakes.iracing.payloads import without_keys
 from tests.fakes.iracing.records import RaceEntry
 from tests.fakes.iracing.server import FakeIRacing
 from tests.render.cases import SOLO_TRACKED, TEAM_TRACKED
@@ -73,15 +74,6 @@ def keys_of(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for inner in value:
             yield from keys_of(inner)
-
-
-def without(value: Any, keys: frozenset[str]) -> Any:
-    """``value`` with every occurrence of ``keys`` removed, at every level."""
-    if isinstance(value, Mapping):
-        return {k: without(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list):
-        return [without(v, keys) for v in value]
-    return value
 
 
 def cases(required: bool) -> list[tuple[str, str]]:
@@ -150,7 +142,7 @@ def test_the_answers_cover_solo_team_league_and_hosted_races() -> None:
 @pytest.mark.parametrize(("name", "key"), cases(required=False))
 def test_without_an_optional_field_the_race_is_still_posted(name: str, key: str) -> None:
     payload, tracked = answers()[name]
-    sub = parse_subsession(without(payload, frozenset({key})))
+    sub = parse_subsession(without_keys(payload, frozenset({key})))
     whole = parsed(name)
     assert (sub.subsession_id, sub.cust_ids(), len(sub.results)) == (
         whole.subsession_id,
@@ -176,14 +168,14 @@ def test_without_an_optional_field_the_race_is_still_posted(name: str, key: str)
 def test_without_a_required_field_the_answer_is_a_parse_error(name: str, key: str) -> None:
     payload, _ = answers()[name]
     with pytest.raises(ParseError) as info:
-        parse_subsession(without(payload, frozenset({key})))
+        parse_subsession(without_keys(payload, frozenset({key})))
     assert info.value.endpoint == "results/get"
 
 
 @pytest.mark.parametrize("name", sorted(answers()))
 def test_with_every_optional_field_removed_the_card_still_reads(name: str) -> None:
     payload, tracked = answers()[name]
-    bare = without(payload, frozenset(set(keys_of(payload)) - REQUIRED_RESULT_KEYS))
+    bare = without_keys(payload, frozenset(set(keys_of(payload)) - REQUIRED_RESULT_KEYS))
     sub = parse_subsession(bare)
     assert sub.cust_ids() == parsed(name).cust_ids()
     text = embed_text(sub, tracked)
