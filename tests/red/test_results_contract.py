@@ -140,7 +140,7 @@ def test_the_answers_cover_solo_team_league_and_hosted_races() -> None:
 
 
 @pytest.mark.parametrize(("name", "key"), cases(required=False))
-def test_without_an_optional_field_the_race_is_still_posted(name: str, key: str) -> None:
+def test_without_an_optional_field_the_answer_still_makes_a_card_embed_and_picture(name: str, key: str) -> None:
     payload, tracked = answers()[name]
     sub = parse_subsession(without_keys(payload, frozenset({key})))
     whole = parsed(name)
