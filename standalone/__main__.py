@@ -79,6 +79,8 @@ def database_problem(settings: Settings) -> str | None:
     """Why the database cannot be used (it does not answer within the wait, refuses the login, lacks
     a driver, or its migrations fail), or None. The cog connects again; this makes its failure a
     line and an exit code of the launcher's instead of a traceback inside Red."""
+    import backoff  # noqa: F401 - imported first: its import sets its logger's level, which this then quiets
+
     with _quiet_retries():
         try:
             asyncio.run(_open_database(settings))
@@ -98,18 +100,26 @@ def main() -> int:
     problem = data_dir_problem(settings.data_dir)
     if problem:
         reason, error_number = problem
+        hint = data_dir_hint(error_number, os.getuid(), os.getgid())
         log_event(
             log,
             "data_dir_unusable",
+            f"ir2dis cannot start: DATA_DIR {settings.data_dir} cannot be used ({reason}); {hint}",
             level=logging.CRITICAL,
             data_dir=str(settings.data_dir),
             problem=reason,
-            hint=data_dir_hint(error_number, os.getuid(), os.getgid()),
+            hint=hint,
         )
         return EXIT_DATA_DIR_UNUSABLE
     unusable = database_problem(settings)
     if unusable:
-        log_event(log, "database_unusable", level=logging.CRITICAL, problem=unusable)
+        log_event(
+            log,
+            "database_unusable",
+            f"ir2dis cannot start: the database cannot be used: {unusable}",
+            level=logging.CRITICAL,
+            problem=unusable,
+        )
         return EXIT_DATABASE_UNUSABLE
 
     # Before anything imports Red: its instance list is found through XDG_CONFIG_HOME.

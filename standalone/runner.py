@@ -140,12 +140,14 @@ async def _after_ready(red: Red, marker: Path) -> None:
     await red.wait_until_red_ready()
     if red.get_cog(COG_NAME) is None:
         # A bot without the cog is of no use; exiting lets the restart policy try again.
+        reason = _LOAD_FAILURE.reason or "see the lines above"
         log_event(
             log,
             "cog_not_loaded",
+            f"ir2dis stops: the {COG_PACKAGE} cog did not load: {reason}",
             level=logging.CRITICAL,
             package=COG_PACKAGE,
-            reason=_LOAD_FAILURE.reason or "not loaded (see the lines above)",
+            reason=reason,
         )
         sys.exit(EXIT_CRITICAL)
     try:
