@@ -152,6 +152,8 @@ _KEYS: dict[str, str] = {
     "IRACING_EMAIL_3": "iracing_email_3",
     "IRACING_PASSWORD_3": "iracing_password_3",
 }
+# Every setting's name, as the README's table and .env.example list them.
+SETTING_NAMES: tuple[str, ...] = tuple(_KEYS)
 _SECRET_KEYS = frozenset(
     {
         "DISCORD_TOKEN",
