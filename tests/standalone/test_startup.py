@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,22 @@ def test_data_dir_hint_fits_the_cause() -> None:
     others = [data_dir_hint(code, 1000, 1000) for code in (errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.ELOOP, None)]
     assert not any("chown" in hint for hint in others)
     assert "read-only" in others[0] and "full" in others[1] and "a file is in the way" in others[2]
+
+
+def test_a_cog_load_failure_becomes_its_reason_not_red_s_traceback() -> None:
+    from redbot.core.errors import CogLoadError  # noqa: TID251 - the error Red hands the launcher
+
+    from standalone.runner import CogLoadFailure
+
+    def record(package: str, error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "red", logging.ERROR, __file__, 1, "Failed to load package %s", (package,), (type(error), error, None)
+        )
+
+    caught = CogLoadFailure()
+    assert caught.filter(record("other_cog", ValueError("x"))) and caught.reason is None
+    wrapped = RuntimeError("wrapper")
+    wrapped.__cause__ = CogLoadError("ir2dis cannot use its database: refused")
+    assert not caught.filter(record("ir2dis_cog", wrapped))
+    assert caught.reason == "ir2dis cannot use its database: refused"
+    assert not caught.filter(record("ir2dis_cog", KeyError("boom"))) and caught.reason == "KeyError: 'boom'"
