@@ -3,7 +3,8 @@
 
 Every setting comes from the file and reaches the cog: it logs in to iRacing, posts a race, serves
 /health on the file's port, keeps its data in the file's database (and makes no default one), and
-`python -m standalone.healthcheck` finds the same port in the same file.
+`python -m standalone.healthcheck` finds the same port in the same file. A `[p]restart` reads the
+file again: a port changed there is the one served after it.
 """
 
 from __future__ import annotations
@@ -30,27 +31,25 @@ async def test_config_json_alone_runs_the_bot(tmp_path: Path, fakes: tuple[FakeD
     iracing.add_member(DRIVER, "Nina Newcomer")
     port = free_port()
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "config.json").write_text(
-        json.dumps(
-            {
-                "DISCORD_TOKEN": discord.token,
-                "IRACING_EMAIL": FAKE_EMAIL,
-                "IRACING_PASSWORD": FAKE_PASSWORD,
-                "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
-                "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET,
-                "IRACING_API_BASE": iracing.base_url,
-                "IRACING_OAUTH_URL": iracing.oauth_url,
-                "DISCORD_API_BASE": discord.url,
-                "HEALTH_HOST": "127.0.0.1",
-                "HEALTH_PORT": port,
-                "DATABASE_URL": "sqlite:///results.sqlite3",  # relative: next to data/, not in it
-                "POLL_INTERVAL_SECONDS": POLL_SECONDS,
-                "LIVE_POLL_SECONDS": POLL_SECONDS,
-                "BOT_PREFIX": "?",
-                "BOT_OWNER_ID": str(OWNER_ID),
-            }
-        )
-    )
+    config_file = tmp_path / "data" / "config.json"
+    config = {
+        "DISCORD_TOKEN": discord.token,
+        "IRACING_EMAIL": FAKE_EMAIL,
+        "IRACING_PASSWORD": FAKE_PASSWORD,
+        "IRACING_CLIENT_ID": FAKE_CLIENT_ID,
+        "IRACING_CLIENT_SECRET": FAKE_CLIENT_SECRET,
+        "IRACING_API_BASE": iracing.base_url,
+        "IRACING_OAUTH_URL": iracing.oauth_url,
+        "DISCORD_API_BASE": discord.url,
+        "HEALTH_HOST": "127.0.0.1",
+        "HEALTH_PORT": port,
+        "DATABASE_URL": "sqlite:///results.sqlite3",  # relative: next to data/, not in it
+        "POLL_INTERVAL_SECONDS": POLL_SECONDS,
+        "LIVE_POLL_SECONDS": POLL_SECONDS,
+        "BOT_PREFIX": "?",
+        "BOT_OWNER_ID": str(OWNER_ID),
+    }
+    config_file.write_text(json.dumps(config))
     # Nothing but what any shell has: no DATA_DIR, no setting.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     bot = await launch(env, cwd=tmp_path)
@@ -79,12 +78,20 @@ async def test_config_json_alone_runs_the_bot(tmp_path: Path, fakes: tuple[FakeD
             stdout=asyncio.subprocess.DEVNULL,
         )
         assert await probe.wait() == 0
+
+        # The owner edits the file and restarts: the same process reads it again.
+        bot.health_port = free_port()
+        config_file.write_text(json.dumps({**config, "HEALTH_PORT": bot.health_port}))
+        discord.send_message(general, "?restart")
+        await bot.wait_event("bot_ready", count=2)
+        status, _ = await bot.health()
+        assert status == 200
     finally:
         code = await stop(bot)
     output = "\n".join(bot.lines)
     assert code == 0, output[-3000:]
     assert "Traceback" not in output
-    assert [e["missing"] for e in bot.events() if "missing" in e] == [[]]  # the cog had its whole login
+    assert [e["missing"] for e in bot.events() if "missing" in e] == [[], []]  # both loads had the whole login
     for secret in (discord.token, FAKE_PASSWORD, FAKE_CLIENT_SECRET, FAKE_EMAIL):
         assert secret not in output
     # The file's database holds the driver; no default database was made.
