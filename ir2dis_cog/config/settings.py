@@ -228,6 +228,7 @@ def timezone_names() -> list[str]:
 # Found in the environment only: the file that could name it is itself found through it.
 _ENVIRONMENT_ONLY = ("DATA_DIR",)
 _ASCII_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -271,10 +272,8 @@ def _parse_int(key: str, raw: str, problems: list[str]) -> int | None:
 
 def _parse_fraction(key: str, raw: str, problems: list[str]) -> float | None:
     low, high = _FLOAT_RANGES[key]
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = float("nan")
+    # ASCII digits and a point only (float() also takes "١", "1_0" and "1e-1").
+    value = float(raw.strip()) if _ASCII_DECIMAL.fullmatch(raw.strip()) else float("nan")
     if not low <= value <= high:  # also refuses nan and inf
         problems.append(f"{key}: must be a number between {low:g} and {high:g}, got {raw!r}")
         return None
