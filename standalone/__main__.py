@@ -86,7 +86,8 @@ def database_problem(settings: Settings) -> str | None:
             asyncio.run(_open_database(settings))
         except Exception as exc:
             # The store's errors never hold the password; anything else is redacted by the log filter.
-            return str(exc) or type(exc).__name__
+            # One line, also for a driver's or a migration's message that spans several.
+            return " ".join(str(exc).split()) or type(exc).__name__
     return None
 
 
