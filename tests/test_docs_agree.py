@@ -81,6 +81,13 @@ def test_env_example_works_without_docker() -> None:
     assert "DATA_DIR: /data" in COMPOSE and "HEALTH_HOST: 0.0.0.0" in COMPOSE
 
 
+def test_compose_gives_up_on_a_bad_configuration_as_the_readme_says() -> None:
+    bot = COMPOSE.split("\n  postgres:", 1)[0]
+    limit = re.search(r"^    restart: on-failure:(\d+)$", bot, flags=re.M)
+    assert limit, "the bot service must restart on failure with a limit, not forever"
+    assert f"`restart: on-failure:{limit.group(1)}`" in section("What the standalone launcher does")
+
+
 # ----- commands --------------------------------------------------------------------------------
 
 
