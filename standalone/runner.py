@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ir2dis_cog.config.secrets import mask_url
 from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.observability.logging import log_event
 
@@ -52,7 +53,7 @@ def point_discord_at(base: str | None) -> None:
         import discord.http
 
         discord.http.Route.BASE = discord_route_base(base)
-        log_event(log, "discord_api_base", base=discord.http.Route.BASE)
+        log_event(log, "discord_api_base", base=mask_url(discord.http.Route.BASE))
 
 
 async def _seed_instance(red: Red, settings: Settings) -> None:
@@ -103,12 +104,51 @@ async def _sync_app_commands(red: Red, marker: Path) -> None:
     log_event(log, "app_commands_synced", commands=len(synced))
 
 
+class CogLoadFailure(logging.Filter):
+    """Red logs a package that fails to load with its traceback; for the cog, the launcher keeps
+    the reason instead and says it in one line (``cog_not_loaded``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (str(record.msg).startswith("Failed to load package") and args[:1] == (COG_PACKAGE,)):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        self.reason = load_failure_reason(error) if error is not None else record.getMessage()
+        return False
+
+
+def load_failure_reason(error: BaseException) -> str:
+    """The cog's own sentence (a CogLoadError says what to fix), else the error's type and text."""
+    from redbot.core.errors import CogLoadError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, CogLoadError):
+            return str(seen)
+        seen = seen.__cause__
+    return f"{type(error).__name__}: {error}"
+
+
+_LOAD_FAILURE = CogLoadFailure()
+
+
 async def _after_ready(red: Red, marker: Path) -> None:
     await red.wait_until_red_ready()
     if red.get_cog(COG_NAME) is None:
-        # The cog refused to load (its error is logged above); a bot without it is of no use,
-        # and exiting lets the restart policy try again (e.g. once the database is up).
-        log_event(log, "cog_not_loaded", level=logging.ERROR, package=COG_PACKAGE)
+        # A bot without the cog is of no use; exiting lets the restart policy try again.
+        reason = _LOAD_FAILURE.reason or "see the lines above"
+        log_event(
+            log,
+            "cog_not_loaded",
+            f"ir2dis stops: the {COG_PACKAGE} cog did not load: {reason}",
+            level=logging.CRITICAL,
+            package=COG_PACKAGE,
+            reason=reason,
+        )
         sys.exit(EXIT_CRITICAL)
     try:
         await _sync_app_commands(red, marker)
@@ -214,6 +254,7 @@ def run_red(settings: Settings) -> int:
     from .startup import INSTANCE_NAME
 
     point_discord_at(settings.discord_api_base)
+    logging.getLogger("red").addFilter(_LOAD_FAILURE)
     flags = parse_cli_flags(red_cli_args(cog_search_path(), settings.bot_prefix, settings.bot_owner_id))
     _quiet_red_console(settings)
     loop = asyncio.new_event_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -18,9 +19,13 @@ DISCORD_API_VERSION_PATH = "/api/v10"
 EXIT_SHUTDOWN = 0
 EXIT_CRITICAL = 1
 EXIT_RESTART = 26
-EXIT_CONFIGURATION_ERROR = 78
-# The launcher's own: the settings were missing or invalid.
+EXIT_CONFIGURATION_ERROR = 78  # Red's: here, Discord refused the token or the intents
+# The launcher's own, each a start-up failure the README's table names.
 EXIT_BAD_SETTINGS = 2
+EXIT_DATA_DIR_UNUSABLE = 3
+EXIT_DATABASE_UNUSABLE = 4
+# How long the start waits for a database that does not answer yet (a container still starting).
+DATABASE_WAIT_SECONDS = 60.0
 
 
 def discord_route_base(url: str) -> str:
@@ -80,15 +85,20 @@ def should_seed_python_version(recorded: Sequence[int] | None, current: Sequence
     return lib_is_empty and list(recorded or []) != list(current)
 
 
-def default_database_url(environ: Mapping[str, str], data_dir: Path) -> str | None:
-    """The DATABASE_URL to hand the cog when the user set none: SQLite directly in DATA_DIR.
-
-    In a Red bot the cog would default to its own cog data folder; standalone, the documented
-    place is ``DATA_DIR/ir2dis.sqlite3`` (``/data/ir2dis.sqlite3`` in the image).
-    """
-    if environ.get("DATABASE_URL"):
-        return None
-    return f"sqlite:///{(data_dir.resolve() / 'ir2dis.sqlite3').as_posix()}"
+def data_dir_hint(error_number: int | None, uid: int, gid: int) -> str:
+    """What to do about a DATA_DIR the bot cannot write, by the cause the system reported."""
+    if error_number in (errno.EACCES, errno.EPERM):
+        return (
+            f"make it writable for uid {uid}: sudo chown -R {uid}:{gid} <the folder, or the host folder "
+            f"mounted there>, or set DATA_DIR to a folder that user owns"
+        )
+    if error_number == errno.EROFS:
+        return "the file system is read-only: mount it read-write (no :ro on the volume) or choose another DATA_DIR"
+    if error_number in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk (or the quota) is full: free some space"
+    if error_number in (errno.ENOTDIR, errno.EEXIST):
+        return "a file is in the way (DATA_DIR or a folder above it is a file): move it or choose another DATA_DIR"
+    return "choose a DATA_DIR the bot can create and write to"
 
 
 def should_restart(exit_code: int) -> bool:

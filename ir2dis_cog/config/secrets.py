@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _MASK = "********"
 
@@ -50,3 +51,23 @@ def mask_secret(secret: str, salt: str) -> str:
     """iRacing's masking: base64(sha256(secret + lower(trim(salt))))."""
     digest = hashlib.sha256((secret + salt.strip().lower()).encode("utf-8")).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def url_credentials(url: str) -> str | None:
+    """The user-info part of a URL (``user:password`` in ``https://user:password@host``), or None."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    userinfo, at, _host = netloc.rpartition("@")
+    return userinfo if at and userinfo else None
+
+
+def mask_url(url: str) -> str:
+    """The URL with any user and password replaced by the mask, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _MASK if "@" in url else url  # unparsable: whatever precedes an @ may be a password
+    _userinfo, at, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{_MASK}@{host}")) if at else url

@@ -1,4 +1,4 @@
-"""Settings: the environment, then ``data/config.json`` (same keys), then defaults.
+"""Settings: the environment, then ``DATA_DIR/config.json`` (same keys), then defaults.
 
 Validation collects every problem and raises one ``SettingsError`` naming each bad key, so an
 operator fixes everything in one go. Secrets are wrapped in ``Secret`` so that no ``repr``,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from ir2dis_cog.config.secrets import Secret, mask_secret
+from ir2dis_cog.config.secrets import Secret, mask_secret, mask_url, url_credentials
 
 Mode = Literal["standalone", "cog"]
 
@@ -100,6 +101,11 @@ class Settings:
         password = _url_password(self.database_url.get())
         if password:
             values.append(password)
+        # An endpoint URL may carry a user and password (a proxy's): redacted like any secret.
+        for url in (self.iracing_api_base, self.iracing_oauth_url, self.discord_api_base):
+            credentials = url_credentials(url or "")
+            if credentials:
+                values.append(credentials)
         # The masked forms iRacing receives are as good as the secrets: redact them too.
         if self.iracing_client_secret and self.iracing_client_id:
             values.append(mask_secret(self.iracing_client_secret.get(), self.iracing_client_id))
@@ -146,6 +152,8 @@ _KEYS: dict[str, str] = {
     "IRACING_EMAIL_3": "iracing_email_3",
     "IRACING_PASSWORD_3": "iracing_password_3",
 }
+# Every setting's name, as the README's table and .env.example list them.
+SETTING_NAMES: tuple[str, ...] = tuple(_KEYS)
 _SECRET_KEYS = frozenset(
     {
         "DISCORD_TOKEN",
@@ -217,6 +225,17 @@ def timezone_names() -> list[str]:
     return sorted(available_timezones())
 
 
+# Found in the environment only: the file that could name it is itself found through it.
+_ENVIRONMENT_ONLY = ("DATA_DIR",)
+_ASCII_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_ASCII_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``DATA_DIR`` from the environment, else ``data`` (relative to the working directory)."""
+    return Path(environ.get("DATA_DIR") or "data")
+
+
 def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not path.is_file():
         return {}, []
@@ -230,15 +249,20 @@ def _read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{path}: must hold a JSON object of setting names to values"]
     unknown = sorted(k for k in data if k not in _KEYS)
     problems = [f"{path}: unknown setting {k}" for k in unknown]
-    return {k: v for k, v in data.items() if k in _KEYS}, problems
+    problems += [
+        f"{k}: set it in the environment, not in {path} (that file is found through {k})"
+        for k in _ENVIRONMENT_ONLY
+        if k in data
+    ]
+    return {k: v for k, v in data.items() if k in _KEYS and k not in _ENVIRONMENT_ONLY}, problems
 
 
 def _parse_int(key: str, raw: str, problems: list[str]) -> int | None:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        problems.append(f"{key}: must be a whole number, got {raw!r}")
+    # ASCII digits only: int() also takes "١٢" and "1_000", and str.isdigit() takes "²", which int() refuses.
+    if not _ASCII_WHOLE_NUMBER.fullmatch(raw.strip()):
+        problems.append(f"{key}: must be a whole number (digits 0-9), got {raw!r}")
         return None
+    value = int(raw.strip())
     low, high = _INT_RANGES.get(key, (-(2**63), 2**63 - 1))
     if not low <= value <= high:
         problems.append(f"{key}: must be between {low} and {high}, got {value}")
@@ -248,10 +272,8 @@ def _parse_int(key: str, raw: str, problems: list[str]) -> int | None:
 
 def _parse_fraction(key: str, raw: str, problems: list[str]) -> float | None:
     low, high = _FLOAT_RANGES[key]
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        value = float("nan")
+    # ASCII digits and a point only (float() also takes "١", "1_0" and "1e-1").
+    value = float(raw.strip()) if _ASCII_DECIMAL.fullmatch(raw.strip()) else float("nan")
     if not low <= value <= high:  # also refuses nan and inf
         problems.append(f"{key}: must be a number between {low:g} and {high:g}, got {raw!r}")
         return None
@@ -268,9 +290,14 @@ def _check_database_url(url: str, problems: list[str]) -> None:
 
 
 def _check_http_url(key: str, url: str, problems: list[str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"{key}: must be an http(s) URL, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        _port = parts.port  # raises on a port that is not a number
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        problems.append(f"{key}: must be an http(s) URL, got {mask_url(url)!r}")
 
 
 def load_settings(
@@ -289,7 +316,7 @@ def load_settings(
     ``mode="standalone"``: the Discord token and the iRacing login are required.
     """
     env = dict(os.environ if environ is None else environ)
-    base_dir = Path(data_dir) if data_dir is not None else Path(env.get("DATA_DIR") or "data")
+    base_dir = Path(data_dir) if data_dir is not None else default_data_dir(env)
     cfg_path = Path(config_file) if config_file is not None else base_dir / "config.json"
     file_values, problems = _read_config_file(cfg_path)
 
@@ -338,10 +365,11 @@ def load_settings(
             else:
                 values[name] = flag
         elif key == "BOT_OWNER_ID":
-            if not text.strip().isdigit() or not 0 < int(text) < 2**63:
-                problems.append(f"BOT_OWNER_ID: must be a Discord user id (a positive number), got {text!r}")
+            owner = text.strip()
+            if not _ASCII_WHOLE_NUMBER.fullmatch(owner) or not 0 < int(owner) < 2**63:
+                problems.append(f"BOT_OWNER_ID: must be a Discord user id (digits 0-9), got {text!r}")
             else:
-                values[name] = int(text)
+                values[name] = int(owner)
         elif key == "DEFAULT_TIMEZONE":
             if not valid_timezone(text.strip()):
                 problems.append(f"DEFAULT_TIMEZONE: unknown time zone {text!r}; use an IANA name like Europe/Berlin")
@@ -373,3 +401,27 @@ def load_settings(
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables that ``load_settings`` reads back to the same settings.
+
+    The launcher resolves the settings once (environment, then ``DATA_DIR/config.json``, then
+    defaults) and hands them to the cog this way, in the environment of the Red it runs.
+    """
+    names = {name: key for key, name in _KEYS.items()}
+    env: dict[str, str] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if value is None or f.name not in names:
+            continue
+        if isinstance(value, Secret):
+            text = value.get()
+        elif isinstance(value, bool):
+            text = "on" if value else "off"
+        elif isinstance(value, Path):
+            text = str(value)
+        else:
+            text = str(value)  # a float's str reads back as the same float
+        env[names[f.name]] = text
+    return env

@@ -595,7 +595,10 @@ class PollEngine:
         if cfg.post_style == "image":
             image = await self._image_card(cycle, guild_id, sub, tracked, zone, whole_field=whole_field)
             if image is not None:
-                image, image_json = fit_for_storage(image)
+                kept, image_json = fit_for_storage(image)
+                if image.chart is not None and kept.chart is None:
+                    self._outbox.picture_failed(guild_id, s, "too_large", "the chart is too long to keep with the post")
+                image = kept
         finished = self._finished.get(s, self._now())
         pending = PendingPost(guild_id, s, cfg.channel_id, card_json, finished, image_json=image_json)
         return await self._routes.post(cycle, pending, card, image, sub)

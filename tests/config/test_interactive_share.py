@@ -22,7 +22,7 @@ def test_default_env_and_config_file(tmp_path: Path) -> None:
     assert load_settings({}, config_file=config, mode="cog").iracing_interactive_share == 0.1
 
 
-@pytest.mark.parametrize("raw", ["0.6", "0.01", "-0.2", "twenty", "nan", "inf", "20%"])
+@pytest.mark.parametrize("raw", ["0.6", "0.01", "-0.2", "twenty", "nan", "inf", "20%", "٠.٢", "2e-1", "0.2_0"])
 def test_a_bad_share_is_one_sentence(tmp_path: Path, raw: str) -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({"IRACING_INTERACTIVE_SHARE": raw}, config_file=tmp_path / "absent.json", mode="cog")

@@ -3,6 +3,7 @@ the real client, SQLite, the real renderer in its worker thread and an in-memory
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import AsyncIterator
 
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image
 
 from ir2dis_cog.observability.metrics import Metrics
-from ir2dis_cog.render.image_card import ImageCard
+from ir2dis_cog.poller import engine as engine_module
+from ir2dis_cog.render.image_card import ImageCard, fit_for_storage
 from ir2dis_cog.render.worker import RenderWorker
 from ir2dis_cog.store import Store
 from tests.fakes.iracing import FakeIRacing
@@ -138,6 +140,29 @@ async def test_with_the_chart_endpoint_failing_the_race_is_posted_once_with_a_pi
     assert failures(metrics, "chart_data") == 1
     [event] = [r for r in caplog.records if getattr(r, "event", None) == "render_failed"]
     assert event.stage == "chart_data" and event.subsession_id == race  # type: ignore[attr-defined]
+
+
+async def test_a_chart_too_long_to_keep_costs_the_chart_and_is_counted_as_too_large(
+    sqlite_store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    renderer: RenderWorker,
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = await world_tracking_a(sqlite_store, fake, clock)
+    race = w.race([A, *range(7100, 7123)])
+    # A limit no chart fits (a real chart outgrows 60,000 characters only in a very long race).
+    monkeypatch.setattr(engine_module, "fit_for_storage", functools.partial(fit_for_storage, limit=1))
+
+    await make_engine(sqlite_store, renderer=renderer).run_cycle()
+
+    assert publisher.posted(C1) == [race]
+    picture(publisher, C1, race)
+    assert (await stored_picture(sqlite_store, G1, race)).chart is None
+    assert failures(metrics, "too_large") == 1 and failures(metrics, "chart_data") == 0
 
 
 async def test_a_drawing_that_fails_posts_the_embed_alone_and_says_so(

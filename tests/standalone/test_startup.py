@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import logging
 from pathlib import Path
 
+import pytest
+
+from ir2dis_cog.config.settings import SettingsError
 from standalone.healthcheck import health_url
 from standalone.startup import (
     commands_fingerprint,
-    default_database_url,
+    data_dir_hint,
     discord_route_base,
     instance_needs_setup,
     red_cli_args,
@@ -77,14 +83,46 @@ def test_settings_error_message_names_each_problem_on_its_own_line() -> None:
     assert text.splitlines()[1:] == ["  - DISCORD_TOKEN: missing", "  - HEALTH_PORT: must be between 0 and 65535"]
 
 
-def test_health_url_probes_loopback_for_a_wildcard_bind_and_nothing_when_off() -> None:
-    assert health_url({}) == "http://127.0.0.1:8080/health"
-    assert health_url({"HEALTH_HOST": "0.0.0.0", "HEALTH_PORT": "9100"}) == "http://127.0.0.1:9100/health"  # noqa: S104
-    assert health_url({"HEALTH_HOST": "::1", "HEALTH_PORT": "9100"}) == "http://[::1]:9100/health"
-    assert health_url({"HEALTH_PORT": "0"}) is None
+def test_health_url_probes_loopback_for_a_wildcard_bind_and_nothing_when_off(tmp_path: Path) -> None:
+    base = {"DATA_DIR": str(tmp_path)}
+    assert health_url(base) == "http://127.0.0.1:8080/health"
+    assert health_url({**base, "HEALTH_HOST": "0.0.0.0", "HEALTH_PORT": "9100"}) == "http://127.0.0.1:9100/health"  # noqa: S104
+    assert health_url({**base, "HEALTH_HOST": "::1", "HEALTH_PORT": "9100"}) == "http://[::1]:9100/health"
+    assert health_url({**base, "HEALTH_PORT": "0"}) is None
 
 
-def test_default_database_is_sqlite_in_the_data_dir_unless_set(tmp_path: Path) -> None:
-    assert default_database_url({}, tmp_path) == f"sqlite:///{tmp_path.resolve()}/ir2dis.sqlite3"
-    assert default_database_url({"DATABASE_URL": ""}, tmp_path) == f"sqlite:///{tmp_path.resolve()}/ir2dis.sqlite3"
-    assert default_database_url({"DATABASE_URL": "postgresql://db/x"}, tmp_path) is None
+def test_health_url_reads_data_dir_config_json_under_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"HEALTH_PORT": 9200, "HEALTH_HOST": "127.0.0.2"}))
+    base = {"DATA_DIR": str(tmp_path)}
+    assert health_url(base) == "http://127.0.0.2:9200/health"
+    assert health_url({**base, "HEALTH_PORT": "9300"}) == "http://127.0.0.2:9300/health"
+    (tmp_path / "config.json").write_text(json.dumps({"HEALTH_PORT": "port"}))
+    with pytest.raises(SettingsError):
+        health_url(base)
+
+
+def test_data_dir_hint_fits_the_cause() -> None:
+    assert "sudo chown -R 1000:1000" in data_dir_hint(errno.EACCES, 1000, 1000)
+    assert "chown" in data_dir_hint(errno.EPERM, 1000, 1000)
+    others = [data_dir_hint(code, 1000, 1000) for code in (errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.ELOOP, None)]
+    assert not any("chown" in hint for hint in others)
+    assert "read-only" in others[0] and "full" in others[1] and "a file is in the way" in others[2]
+
+
+def test_a_cog_load_failure_becomes_its_reason_not_red_s_traceback() -> None:
+    from redbot.core.errors import CogLoadError  # noqa: TID251 - the error Red hands the launcher
+
+    from standalone.runner import CogLoadFailure
+
+    def record(package: str, error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "red", logging.ERROR, __file__, 1, "Failed to load package %s", (package,), (type(error), error, None)
+        )
+
+    caught = CogLoadFailure()
+    assert caught.filter(record("other_cog", ValueError("x"))) and caught.reason is None
+    wrapped = RuntimeError("wrapper")
+    wrapped.__cause__ = CogLoadError("ir2dis cannot use its database: refused")
+    assert not caught.filter(record("ir2dis_cog", wrapped))
+    assert caught.reason == "ir2dis cannot use its database: refused"
+    assert not caught.filter(record("ir2dis_cog", KeyError("boom"))) and caught.reason == "KeyError: 'boom'"
