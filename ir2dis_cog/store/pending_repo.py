@@ -91,6 +91,17 @@ class PendingRaceRepo:
         )
         return changed == 1
 
+    async def hold(self, subsession_ids: Iterable[int], *, until: int) -> None:
+        """The live watcher still has these races in hand: nobody else asks before ``until``."""
+        ids = sorted({validate_id(s, "subsession id") for s in subsession_ids})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            await self._db.execute(
+                "UPDATE pending_race SET next_try_at = ? WHERE gave_up_at IS NULL "  # noqa: S608
+                f"AND subsession_id IN ({', '.join('?' * len(chunk))})",
+                [until, *chunk],
+            )
+
     async def failed(self, race: PendingRace) -> None:
         """Keep the outcome of a failed try (tries, the next try, the first failure, a first 'not found')."""
         await self._db.execute(
