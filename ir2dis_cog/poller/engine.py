@@ -226,6 +226,16 @@ class PollEngine:
             return c.posts_published + c.dedupe_skips + c.posts_dropped
 
     async def run_cycle(self) -> CycleReport:
+        try:
+            report = await self._run_cycle()
+        except Exception:
+            if not await self._store.ping():
+                self._owed.note_store(False)  # /iracing status tells since when
+            raise
+        self._owed.note_store(True)
+        return report
+
+    async def _run_cycle(self) -> CycleReport:
         async with self._cycle_lock:
             started = self._clock.now()
             wall = time.perf_counter()

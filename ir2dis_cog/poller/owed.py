@@ -109,9 +109,15 @@ class Owed:
     def _now(self) -> int:
         return int(self._clock.now())
 
-    def _store_failed(self, what: str, sid: int | None = None) -> None:
-        if self.store_failing_since is None:
+    def note_store(self, ok: bool) -> None:
+        """The database answered (or not): since when it fails, for ``/iracing status``."""
+        if ok:
+            self.store_failing_since = None
+        elif self.store_failing_since is None:
             self.store_failing_since = self._clock.now()
+
+    def _store_failed(self, what: str, sid: int | None = None) -> None:
+        self.note_store(False)
         log.warning(
             "could not keep a race owed in the database; keeping it in memory",
             exc_info=True,
@@ -120,7 +126,7 @@ class Owed:
         self._metrics.poll_errors_total.labels("store").inc()
 
     def _store_answered(self) -> None:
-        self.store_failing_since = None
+        self.note_store(True)
 
     @property
     def in_memory(self) -> int:
