@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from ir2dis_cog.core.records import PendingRace
 from ir2dis_cog.iracing.client import IRacingClient
 from ir2dis_cog.iracing.errors import NotFoundError
@@ -84,21 +86,25 @@ class NotFoundFor:
 
 
 @contextmanager
-def database_down(*stores: Store) -> Iterator[None]:
-    """The database stops answering (a unit fault: every statement raises), then comes back."""
+def database_down(*stores: Store, reads: bool = True) -> Iterator[None]:
+    """The database stops answering (a unit fault: every statement raises; with ``reads`` False
+    only the writes, as a database going away between a cycle's reads and its claims), then
+    comes back."""
 
     async def refuse(*_: Any, **__: Any) -> Any:
         raise ConnectionRefusedError("the database does not answer")
 
     for s in stores:
         s.db.execute = refuse  # type: ignore[method-assign]
-        s.db.fetchall = refuse  # type: ignore[method-assign]
+        if reads:
+            s.db.fetchall = refuse  # type: ignore[method-assign]
     try:
         yield
     finally:
         for s in stores:
             del s.db.execute
-            del s.db.fetchall
+            if reads:
+                del s.db.fetchall
 
 
 # --- the per-driver path (LIVE_WATCH off) -----------------------------------------------------
@@ -203,8 +209,14 @@ async def test_no_such_subsession_twice_minutes_apart_is_given_up_once_counted_a
 # --- the live watcher's path --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("reads", [True, False], ids=["down", "writes_fail"])
 async def test_a_database_outage_while_the_watcher_finds_races_delays_them_and_loses_none(
-    store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+    store: Store,
+    fake: FakeIRacing,
+    clock: ManualClock,
+    publisher: MemoryPublisher,
+    make_engine: EngineFactory,
+    reads: bool,
 ) -> None:
     w = World(store, fake, clock)
     fake.add_race([A, B], session_start_time=clock.now() - 5 * 86_400)
@@ -227,7 +239,7 @@ async def test_a_database_outage_while_the_watcher_finds_races_delays_them_and_l
 
     await ticks(8)  # both watched
     assert watcher.healthy()
-    with database_down(store):
+    with database_down(store, reads=reads):
         await ticks(6)  # both end and their results come out: found, but nothing can be recorded
         assert publisher.all_posts() == []
     back = clock.now()
@@ -325,3 +337,33 @@ async def test_a_race_owed_in_memory_while_the_database_is_down_is_written_when_
     row = await sqlite_store.pending.get(7777)
     assert isinstance(row, PendingRace) and row.gave_up_at is None
     assert engine.store_failing_since() is None
+
+
+async def test_after_a_spell_of_failures_the_catch_up_runs_though_the_watcher_stayed_healthy(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = World(sqlite_store, fake, clock)
+    fake.add_race([A], session_start_time=clock.now() - 5 * 86_400)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    engine = make_engine(sqlite_store)
+    watcher = LiveWatcher(engine, Metrics(), clock, poll_seconds=60)
+    await engine.run_cycle()
+    fake.add_race([800, 801], session_start_time=clock.now() - 60, race_minutes=90)
+    for _ in range(20):  # healthy, and the catch-up after its start is over
+        await watcher.tick()
+        clock.advance(60)
+    assert watcher.healthy() and not watcher.status().catching_up
+
+    fake.broken_endpoints.append("season/spectator_subsessionids_detail")  # the live list fails...
+    sid = fake.add_race([A, 900], session_start_time=clock.now(), race_minutes=1)  # ...while a race runs
+    for _ in range(2):
+        await watcher.tick()
+        clock.advance(60)
+    assert watcher.healthy()  # two failed lists are not enough to distrust it
+    fake.broken_endpoints.clear()
+    for _ in range(3):
+        await watcher.tick()
+        clock.advance(60)
+    assert publisher.posted(C1) == [sid]  # found by race, not left to the per-driver sweep
+    assert not any(r.path.endswith("member_recent_races") for r in fake.requests[-20:])
