@@ -325,6 +325,8 @@ class IRacingCommands(MixinMeta):
     async def iracing_status(self, ctx: commands.Context) -> None:
         """How the poller is doing, and whether this server's posts are getting through."""
         store, client, settings = self._ready()
+        # A database that does not answer may take seconds to say so: more than Discord waits.
+        await ctx.defer(ephemeral=True)
         engine_status = self.engine.status() if self.engine is not None else None
         week_ago = int(time.time()) - 7 * 86_400
         guild_id = self._guild_id(ctx)
