@@ -117,10 +117,11 @@ class Owed:
             self.store_failing_since = self._clock.now()
 
     def _store_failed(self, what: str, sid: int | None = None) -> None:
+        first = self.store_failing_since is None
         self.note_store(False)
         log.warning(
             "could not keep a race owed in the database; keeping it in memory",
-            exc_info=True,
+            exc_info=first,  # the traceback once per outage, not at every tick
             extra={"what": what, "subsession_id": sid},
         )
         self._metrics.poll_errors_total.labels("store").inc()
