@@ -243,7 +243,6 @@ class LiveWatcher:
             except Exception:
                 log.exception("the live watcher failed a tick; trying again")
                 self._metrics.poll_errors_total.labels("live_watcher").inc()
-                self._troubled()
                 self._next_list = max(self._next_list, self._clock.now() + self._period)
             finally:
                 self._ticking.set()
@@ -263,10 +262,14 @@ class LiveWatcher:
         found are posted in tasks of their own, waited for here unless ``settle`` is False."""
         with self._lane():
             self._troubled_tick = False
-            if self._clock.now() >= self._next_list:
-                self._next_list = self._clock.now() + self._period
-                await self._read_list()
-            await self._read_results()
+            try:
+                if self._clock.now() >= self._next_list:
+                    self._next_list = self._clock.now() + self._period
+                    await self._read_list()
+                await self._read_results()
+            except Exception:
+                self._troubled()  # e.g. the store failing under a roster: caught up on once it answers
+                raise
             self._reassess(self._clock.now())
             self._after_trouble()
             if self._clock.now() >= self._next_owed:

@@ -4,6 +4,7 @@ answering while the live watcher finds races, a process that dies holding a race
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -367,3 +368,32 @@ async def test_after_a_spell_of_failures_the_catch_up_runs_though_the_watcher_st
         clock.advance(60)
     assert publisher.posted(C1) == [sid]  # found by race, not left to the per-driver sweep
     assert not any(r.path.endswith("member_recent_races") for r in fake.requests[-20:])
+
+
+async def test_a_race_that_ran_whole_during_a_database_outage_is_caught_up_on_when_it_answers(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    w = World(sqlite_store, fake, clock)
+    fake.add_race([A], session_start_time=clock.now() - 5 * 86_400)
+    await w.server(G1, C1)
+    await w.track(G1, A)
+    engine = make_engine(sqlite_store)
+    watcher = LiveWatcher(engine, Metrics(), clock, poll_seconds=60)
+    await engine.run_cycle()
+    fake.add_race([800, 801], session_start_time=clock.now() - 60, race_minutes=120)
+    for _ in range(20):  # healthy, and the catch-up after its start is over
+        await watcher.tick()
+        clock.advance(60)
+    assert watcher.healthy() and not watcher.status().catching_up
+
+    with database_down(sqlite_store):
+        # Its roster cannot be checked against the tracked drivers while it runs.
+        sid = fake.add_race([A, 900], session_start_time=clock.now(), race_minutes=2)
+        for _ in range(4):
+            with contextlib.suppress(ConnectionRefusedError):
+                await watcher.tick()
+            clock.advance(60)
+    for _ in range(4):
+        await watcher.tick()
+        clock.advance(60)
+    assert publisher.posted(C1) == [sid]
