@@ -56,6 +56,7 @@ AUTOCOMPLETE_SECONDS = 2.0
 # What a member may type in a text option (Discord's max_length; a prefix call is held to it too).
 DriverText = commands.Range[str, 1, MAX_NAME_LENGTH]
 ZoneText = commands.Range[str, 1, 64]  # the longest IANA zone name is 32 characters
+ChoiceText = commands.Range[str, 1, 20]  # an option with fixed choices (a prefix call may type anything)
 
 
 class IRacingCommands(MixinMeta):
@@ -305,7 +306,7 @@ class IRacingCommands(MixinMeta):
             app_commands.Choice(name="embed (the text only)", value="embed"),
         ]
     )
-    async def iracing_style(self, ctx: commands.Context, style: str) -> None:
+    async def iracing_style(self, ctx: commands.Context, style: ChoiceText) -> None:
         """Choose how results look here: a picture with the text (image) or the text only (embed)."""
         store, _, _ = self._ready()
         chosen = style.strip().casefold()

@@ -34,7 +34,7 @@ from ir2dis_cog.core.kinds import describe as describe_kinds
 from ir2dis_cog.core.numbers import HOUR, SERIES_ID, InputError, looks_like_number, parse_number
 from ir2dis_cog.red.answers import shown
 from ir2dis_cog.red.errors import UserFacingError, refused
-from ir2dis_cog.red.iracing_commands import IRacingCommands
+from ir2dis_cog.red.iracing_commands import ChoiceText, IRacingCommands
 from ir2dis_cog.red.permissions import missing_permissions
 from ir2dis_cog.store import LinkTakenError
 
@@ -184,7 +184,7 @@ class ServerCommands(IRacingCommands):
             app_commands.Choice(name="clear (every series again)", value="clear"),
         ]
     )
-    async def iracing_filter_series(self, ctx: commands.Context, action: str, series: SeriesText = "") -> None:
+    async def iracing_filter_series(self, ctx: commands.Context, action: ChoiceText, series: SeriesText = "") -> None:
         """Choose series to post only, or to leave out."""
         store, _, _ = self._ready()
         guild_id = self._guild_id(ctx)
@@ -239,7 +239,7 @@ class ServerCommands(IRacingCommands):
     )
     @app_commands.choices(category=[app_commands.Choice(name=CATEGORY_LABELS[c], value=c) for c in CATEGORIES])
     async def iracing_route_category(
-        self, ctx: commands.Context, category: str, channel: discord.TextChannel | None = None
+        self, ctx: commands.Context, category: ChoiceText, channel: discord.TextChannel | None = None
     ) -> None:
         """Post this category's races in their own channel instead of the results channel."""
         store, _, _ = self._ready()
@@ -272,7 +272,7 @@ class ServerCommands(IRacingCommands):
         ]
     )
     async def iracing_route_podium(
-        self, ctx: commands.Context, channel: discord.TextChannel | None = None, threshold: str = "podium"
+        self, ctx: commands.Context, channel: discord.TextChannel | None = None, threshold: ChoiceText = "podium"
     ) -> None:
         """Also post a race in which a tracked driver made the class podium (or won) in this channel."""
         store, _, _ = self._ready()
