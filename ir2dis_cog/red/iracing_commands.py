@@ -158,7 +158,9 @@ class IRacingCommands(MixinMeta):
     async def _track_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if self.client is None or len(current.strip()) < 3 or looks_like_number(current):
+        text = current.strip()
+        # Ids and text no name can be (too short, too long) are not worth a request.
+        if self.client is None or not 3 <= len(text) <= MAX_NAME_LENGTH or looks_like_number(text):
             return []
         # From the cache, or a lookup in the members' share that is back in time; never a queue.
         try:

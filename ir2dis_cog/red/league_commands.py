@@ -121,7 +121,8 @@ class LeagueCommands(IRacingCommands):
     async def _league_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if self.client is None or len(current.strip()) < 3 or looks_like_number(current):
+        text = current.strip()
+        if self.client is None or not 3 <= len(text) <= MAX_LEAGUE_NAME or looks_like_number(text):
             return []
         try:
             found = await asyncio.wait_for(self._directory(current), timeout=AUTOCOMPLETE_SECONDS)

@@ -233,6 +233,17 @@ async def test_every_command_and_option_with_junk_as_member_and_admin(
         iid = h.send_slash("iracing", *case.path, dict(case.options), user_id=case.user_id)
         reply = await h.proc.guard(h.fake.wait_for_interaction_reply(iid, 30), f"an answer to {case}")
         found += problems_with(h, reply, case)
+    # What a member types while Discord asks for suggestions: at most 25, each within Discord's limits.
+    for path, options in _leaves(tree):
+        for option in (o for o in options if o.get("autocomplete")):
+            for value in world["junk"]:
+                iid = h.fake.send_autocomplete(
+                    g, pat, "iracing", *path, {option["name"]: value}, focused=option["name"], channel_id=results
+                )
+                reply = await h.proc.guard(h.fake.wait_for_interaction_reply(iid, 30), f"suggestions for {path}")
+                names = [(c["name"], str(c["value"])) for c in reply.choices]
+                if len(names) > 25 or any(not 1 <= len(n) <= 100 or not 1 <= len(v) <= 100 for n, v in names):
+                    found.append(f"{' '.join(path)} {option['name']}={value[:20]!r}: suggestions {names[:3]}")
     assert not found, "\n".join(found[:40])
     assert dump(db) == before
     errors = [line for line in h.proc.log_text()[log_start:].splitlines() if ERROR_LINE.search(line)]
