@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _DIGITS = re.compile(r"[0-9]+")
-# Digits beyond the widest bound: refused before int() reads a number of any length.
+# More digits than any bound needs are refused before int() reads them (it refuses past 4,300).
 _MAX_DIGITS = 20
 
 
@@ -21,13 +21,14 @@ class InputError(ValueError):
     so that the edge that shows it escapes it for its medium (Discord's markdown and mentions)."""
 
     def __init__(self, template: str, *quoted: str) -> None:
-        super().__init__(template.format(*quoted))
+        # A sentence without the member's text is used as written (braces and all).
+        super().__init__(template.format(*quoted) if quoted else template)
         self.template = template
         self.quoted = quoted
 
     def render(self, show: Callable[[str], str]) -> str:
         """The sentence, each piece of the member's text passed through ``show``."""
-        return self.template.format(*(show(q) for q in self.quoted))
+        return self.template.format(*(show(q) for q in self.quoted)) if self.quoted else self.template
 
 
 class NumberError(InputError):
@@ -66,7 +67,7 @@ def parse_number(text: str | int, bounds: Bounds) -> int:
         value = text
     else:
         raw = str(text).strip()
-        if not _DIGITS.fullmatch(raw) or len(raw.lstrip("0")) > _MAX_DIGITS:
+        if len(raw) > _MAX_DIGITS or not _DIGITS.fullmatch(raw):
             raise NumberError(bounds.sentence)
         value = int(raw)
     if not bounds.low <= value <= bounds.high:

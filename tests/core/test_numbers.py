@@ -36,6 +36,7 @@ JUNK = (
     "\u200b1",
     "1\u200b",
     "9" * 5000,
+    "0" * 5000 + "1",  # int() refuses more than 4,300 digits, leading zeros too
     "'; DROP TABLE guild; --",
 )
 
@@ -85,3 +86,5 @@ def test_an_input_error_keeps_the_members_text_apart() -> None:
     assert str(exc) == "No driver matches '**x**' or '{0}'."
     # The member's text is never read as a template: braces in it stay as typed.
     assert exc.render(lambda s: f"<{s}>") == "No driver matches '<**x**>' or '<{0}>'."
+    # A sentence with no member text in it is kept as written.
+    assert str(InputError("Use {braces} freely.")) == InputError("Use {braces} freely.").render(str.upper)
