@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .cards import RaceCard, in_zone
+from .numbers import WEEKDAY, looks_like_number, parse_number
 from .podium import class_position
 
 WEEK = 7 * 86_400
@@ -194,8 +195,8 @@ def parse_day(text: str) -> int:
     """A weekday -> 0..6 (Monday first): its name or the first three letters or more of it
     (``mon``, ``Tues``, ``wednesday``), or its number 1..7 (Monday is 1); ValueError otherwise."""
     t = text.strip().casefold()
-    if t.isdigit() and 1 <= int(t) <= 7:
-        return int(t) - 1
+    if looks_like_number(t):
+        return parse_number(t, WEEKDAY) - 1
     for i, name in enumerate(WEEKDAYS):
         if len(t) >= 3 and name.casefold().startswith(t):
             return i

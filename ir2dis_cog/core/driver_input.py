@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# iRacing customer ids are positive 32-bit numbers.
-MAX_CUST_ID = 2**31 - 1
+from .numbers import CUST_ID, InputError, looks_like_number, parse_number
+
+MAX_CUST_ID = CUST_ID.high
 MIN_NAME_LENGTH = 3
 MAX_NAME_LENGTH = 100
 
 
-class DriverInputError(ValueError):
+class DriverInputError(InputError):
     """Input that cannot name a driver; the message is a sentence for the user."""
 
 
@@ -26,14 +27,9 @@ def parse_driver_query(text: str) -> int | str:
     query = " ".join((text or "").split())
     if not query:
         raise DriverInputError("Give the driver's iRacing customer id or name.")
-    digits = query.lstrip("+-#")
-    if digits.isdigit():
-        number = int(digits)
-        if query.startswith("-") or number == 0:
-            raise DriverInputError("An iRacing customer id is a positive number.")
-        if number > MAX_CUST_ID:
-            raise DriverInputError("That number is too large to be an iRacing customer id.")
-        return number
+    if looks_like_number(query):
+        # "#123" and "+123" as members write ids; a sign anywhere else is not an id.
+        return parse_number(query.removeprefix("#").removeprefix("+"), CUST_ID)
     if len(query) < MIN_NAME_LENGTH:
         raise DriverInputError(f"Type at least {MIN_NAME_LENGTH} letters of the name, or the customer id.")
     if len(query) > MAX_NAME_LENGTH:
@@ -44,15 +40,19 @@ def parse_driver_query(text: str) -> int | str:
 def pick_candidate(query: str, candidates: Sequence[Candidate]) -> Candidate:
     """The one driver a name means: a single match, or the single exact (case-blind) match."""
     if not candidates:
-        raise DriverInputError(f"No iRacing driver matches {query!r}. Try the customer id.")
+        raise DriverInputError("No iRacing driver matches '{}'. Try the customer id.", query)
     if len(candidates) == 1:
         return candidates[0]
     exact = [c for c in candidates if c.display_name.casefold() == query.casefold()]
     if len(exact) == 1:
         return exact[0]
-    shown = ", ".join(f"{c.display_name} ({c.cust_id})" for c in candidates[:5])
+    shown = ", ".join(f"{{}} ({c.cust_id})" for c in candidates[:5])
     more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
-    raise DriverInputError(f"Several drivers match {query!r}: {shown}{more}. Pick one from the list or use the id.")
+    raise DriverInputError(
+        f"Several drivers match '{{}}': {shown}{more}. Pick one from the list or use the id.",
+        query,
+        *(c.display_name for c in candidates[:5]),
+    )
 
 
 def autocomplete_choices(candidates: Iterable[Candidate], limit: int = 25) -> list[tuple[str, str]]:
@@ -77,7 +77,7 @@ def match_tracked(query: str, tracked: Sequence[Candidate]) -> Candidate:
     folded = parsed.casefold()
     hits = [c for c in tracked if folded in c.display_name.casefold()]
     if not hits:
-        raise DriverInputError(f"No tracked driver here matches {parsed!r}.")
+        raise DriverInputError("No tracked driver here matches '{}'.", parsed)
     return pick_candidate(parsed, hits)
 
 

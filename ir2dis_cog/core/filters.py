@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .numbers import Bounds, InputError, parse_number
+
 # The names a server uses, in the order they are shown.
 CATEGORIES = ("oval", "sports_car", "formula_car", "dirt_oval", "dirt_road")
 CATEGORY_LABELS = {
@@ -42,10 +44,11 @@ _ALIASES = {
     "dirtroad": "dirt_road",
 }
 MAX_SOF = 20_000  # above any field iRacing has seen; a larger number is a typo
+MIN_SOF = Bounds(0, MAX_SOF, f"The minimum SOF is a whole number from 0 (none) to {MAX_SOF}.")
 MAX_SERIES = 25  # per list: more than an autocomplete can show
 
 
-class ChoiceError(ValueError):
+class ChoiceError(InputError):
     """A setting that cannot be used; the message is one short sentence for the server's admins."""
 
 
@@ -57,16 +60,20 @@ def categories_of(category_id: int | None, category_name: str | None = None) -> 
 
 
 def parse_categories(text: str) -> frozenset[str]:
-    """``"oval, formula"`` -> the categories; ``all`` (or nothing) means every one."""
+    """``"oval, formula"`` -> the categories; ``all`` means every one. Nothing (or commas alone) is
+    refused: junk must not widen a server's filter to every category."""
     words = [w for w in text.replace(",", " ").replace("/", " ").split() if w]
-    if not words or [w.casefold() for w in words] == ["all"]:
+    if not words:
+        raise ChoiceError(f"Name at least one category: {', '.join(CATEGORIES)}, or all (several with commas).")
+    if [w.casefold() for w in words] == ["all"]:
         return frozenset()
     chosen: set[str] = set()
     for word in words:
         key = _ALIASES.get(word.casefold().replace("-", "_"))
         if key is None:
             raise ChoiceError(
-                f"I don't know the category {word[:30]!r}. Use {', '.join(CATEGORIES)} or all (several with commas)."
+                f"I don't know the category '{{}}'. Use {', '.join(CATEGORIES)} or all (several with commas).",
+                word[:30],
             )
         chosen.add(key)
     return frozenset(chosen)
@@ -81,13 +88,7 @@ def parse_category(text: str) -> str:
 
 def parse_min_sof(text: str | int) -> int:
     """A whole number from 0 (no minimum) to ``MAX_SOF``."""
-    raw = str(text).strip()
-    if not raw.isdigit():
-        raise ChoiceError(f"The minimum SOF is a whole number from 0 (none) to {MAX_SOF}.")
-    value = int(raw)
-    if value > MAX_SOF:
-        raise ChoiceError(f"The minimum SOF is a whole number from 0 (none) to {MAX_SOF}.")
-    return value
+    return parse_number(text, MIN_SOF)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from redbot.core import commands
 
+from ir2dis_cog.red.answers import fit
+
 if TYPE_CHECKING:
     from redbot.core import Config
     from redbot.core.bot import Red
@@ -48,8 +50,8 @@ class MixinMeta:
 
     @staticmethod
     async def _reply(ctx: commands.Context, text: str, **kwargs: Any) -> None:
-        """Every answer of the cog: ephemeral under slash, never a mention."""
-        await ctx.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+        """Every answer of the cog: ephemeral under slash, never a mention, within Discord's size."""
+        await ctx.send(fit(text), ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
 
     @staticmethod
     def _guild_id(ctx: commands.Context) -> int:

@@ -38,6 +38,7 @@ from ir2dis_cog.red.errors import answer_for
 from ir2dis_cog.red.iracing_commands import IRacingCommands
 from ir2dis_cog.red.league_commands import LeagueCommands
 from ir2dis_cog.red.owner_commands import OwnerCommands
+from ir2dis_cog.red.permissions import bot_permissions
 from ir2dis_cog.red.publisher import DiscordPublisher
 from ir2dis_cog.red.server_commands import ServerCommands
 from ir2dis_cog.render.worker import RenderWorker
@@ -226,7 +227,17 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
         self.poll_loop.change_interval(seconds=settings.poll_interval_seconds)
         self.poll_loop.start()
         missing = settings.missing_iracing_credentials()
+        await self._offer_invite()
         log.info("ir2dis loaded", extra={"event": "startup", "database": store.dialect, "missing": missing})
+
+    async def _offer_invite(self) -> None:
+        """Red's invite link (``[p]invite``, and the launcher's ``bot_ready`` line) asks for what ir2dis
+        needs, with its /iracing commands. Red's default asks for no permission and no commands, so
+        a newcomer's bot joined unable to post; an owner's own choice (``[p]inviteset``) is kept."""
+        red_config = self.bot._config
+        if await red_config.invite_perm() == 0 and not await red_config.invite_commands_scope():
+            await red_config.invite_perm.set(bot_permissions().value)
+            await red_config.invite_commands_scope.set(True)
 
     async def cog_unload(self) -> None:
         # stop(), not cancel(): a cycle in flight finishes rather than being cut between send and

@@ -75,7 +75,9 @@ def _flatten(raw: str) -> str:
 # discord.py's escape_markdown also matches a whole masked link as one piece, greedily: with two
 # links in one text, everything between them (bold, spoilers, a third link) was left live. So the
 # same characters are escaped one by one here, ``[`` included, and no link is special.
-_MARKDOWN = re.compile(r"(?P<markdown>[_\\~|*`\[]|^>(?:>>)?\s|^#{1,3}|^\s*-)", re.MULTILINE)
+# ``<`` before ``@``, ``#`` or ``/`` too: escape_mentions leaves ``<#channel>``, ``</command:id>`` and
+# ids of other lengths live, and a backslash shows any of them as typed.
+_MARKDOWN = re.compile(r"(?P<markdown>[_\\~|*`\[]|<(?=[@#/])|^>(?:>>)?\s|^#{1,3}|^\s*-)", re.MULTILINE)
 
 
 def _escape(text: str) -> str:

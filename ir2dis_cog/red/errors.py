@@ -10,9 +10,10 @@ import time
 from discord import app_commands
 from redbot.core import commands
 
-from ir2dis_cog.core.driver_input import DriverInputError
+from ir2dis_cog.core.numbers import InputError
 from ir2dis_cog.iracing.errors import IRacingError, MaintenanceError, NotFoundError, RateLimitedError
 from ir2dis_cog.iracing.ratelimit import InteractiveBudgetSpent
+from ir2dis_cog.red.answers import sentence
 from ir2dis_cog.red.throttle import cooldown_sentence
 
 log = logging.getLogger("red.ir2dis.commands")
@@ -22,6 +23,11 @@ OWNER_GROUP = "iracingset"
 
 class UserFacingError(Exception):
     """A short sentence for the user; never a traceback."""
+
+
+def refused(exc: InputError) -> UserFacingError:
+    """Bad input to a setting: its sentence, and that the setting is as it was."""
+    return UserFacingError(f"{sentence(exc)} Nothing was changed.")
 
 
 def _again(at: float) -> str:
@@ -70,8 +76,10 @@ def answer_for(ctx: commands.Context, error: BaseException) -> str | None:
     chain = unwrap(error)
     cause = chain[-1]
     owner = _family(ctx) == OWNER_GROUP
-    if isinstance(cause, UserFacingError | DriverInputError):
+    if isinstance(cause, UserFacingError):
         return str(cause)
+    if isinstance(cause, InputError):
+        return sentence(cause)
     if isinstance(cause, commands.CommandOnCooldown):
         return cooldown_sentence(cause, time.time())
     if isinstance(cause, commands.NoPrivateMessage | app_commands.NoPrivateMessage):

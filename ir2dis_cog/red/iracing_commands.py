@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 from redbot.core import commands
-from redbot.core.utils.chat_formatting import escape, humanize_list, pagify
+from redbot.core.utils.chat_formatting import humanize_list, pagify
 from redbot.core.utils.views import SimpleMenu
 
 from ir2dis_cog.config.settings import timezone_names, valid_timezone
 from ir2dis_cog.core.driver_input import (
+    MAX_NAME_LENGTH,
     Candidate,
     autocomplete_choices,
     filter_tracked,
@@ -21,6 +22,7 @@ from ir2dis_cog.core.driver_input import (
     parse_driver_query,
     pick_candidate,
 )
+from ir2dis_cog.core.numbers import looks_like_number
 from ir2dis_cog.core.records import DEFAULT_POST_STYLE, POST_STYLES
 from ir2dis_cog.core.status_text import StatusView, format_status, store_outage_text
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
@@ -28,8 +30,9 @@ from ir2dis_cog.iracing.errors import IRacingError
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF
 from ir2dis_cog.poller.owed import reason_words
 from ir2dis_cog.red.abc import MixinMeta
+from ir2dis_cog.red.answers import fit, shown
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
-from ir2dis_cog.red.publisher import missing_permissions
+from ir2dis_cog.red.permissions import missing_permissions
 from ir2dis_cog.red.result_view import shown_result
 from ir2dis_cog.red.scale_view import account_lines_of, work_lines_of
 from ir2dis_cog.red.throttle import (
@@ -50,6 +53,11 @@ log = logging.getLogger("red.ir2dis.commands")
 
 # Discord drops an autocomplete answer after 3 s: a lookup not back by then answers nothing.
 AUTOCOMPLETE_SECONDS = 2.0
+
+# What a member may type in a text option (Discord's max_length; a prefix call is held to it too).
+DriverText = commands.Range[str, 1, MAX_NAME_LENGTH]
+ZoneText = commands.Range[str, 1, 64]  # the longest IANA zone name is 32 characters
+ChoiceText = commands.Range[str, 1, 20]  # an option with fixed choices (a prefix call may type anything)
 
 
 class IRacingCommands(MixinMeta):
@@ -115,7 +123,7 @@ class IRacingCommands(MixinMeta):
     @per_member(*TRACK_PER_MEMBER)
     @per_server(*IRACING_PER_SERVER)
     @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
-    async def iracing_track(self, ctx: commands.Context, *, driver: str) -> None:
+    async def iracing_track(self, ctx: commands.Context, *, driver: DriverText) -> None:
         """Track a driver: their new races are posted in the results channel."""
         store, client, _ = self._ready()
         await ctx.defer(ephemeral=True)
@@ -143,7 +151,7 @@ class IRacingCommands(MixinMeta):
             if guild and guild.channel_id
             else "once a channel is set with `/iracing setchannel`"
         )
-        name = escape(found.display_name, formatting=True, mass_mentions=True)
+        name = shown(found.display_name)
         verb = "Already tracking" if already else "Now tracking"
         await self._reply(ctx, f"{verb} **{name}** ({found.cust_id}). New races will be posted {where}.")
 
@@ -151,7 +159,9 @@ class IRacingCommands(MixinMeta):
     async def _track_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if self.client is None or len(current.strip()) < 3 or current.strip().isdigit():
+        text = current.strip()
+        # Ids and text no name can be (too short, too long) are not worth a request.
+        if self.client is None or not 3 <= len(text) <= MAX_NAME_LENGTH or looks_like_number(text):
             return []
         # From the cache, or a lookup in the members' share that is back in time; never a queue.
         try:
@@ -164,14 +174,14 @@ class IRacingCommands(MixinMeta):
     @iracing.command(name="untrack")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(driver="A tracked driver's name or customer id")
-    async def iracing_untrack(self, ctx: commands.Context, *, driver: str) -> None:
+    async def iracing_untrack(self, ctx: commands.Context, *, driver: DriverText) -> None:
         """Stop tracking a driver."""
         store, _, _ = self._ready()
         drivers = await store.drivers.list_for_guild(self._guild_id(ctx))
         tracked = [Candidate(d.cust_id, d.display_name) for d in drivers]
         found = match_tracked(driver, tracked)
         await store.drivers.untrack(self._guild_id(ctx), found.cust_id)
-        name = escape(found.display_name, formatting=True, mass_mentions=True)
+        name = shown(found.display_name)
         await self._reply(ctx, f"Stopped tracking **{name}** ({found.cust_id}).")
 
     @iracing_untrack.autocomplete("driver")
@@ -188,6 +198,8 @@ class IRacingCommands(MixinMeta):
     @iracing.command(name="list")
     async def iracing_list(self, ctx: commands.Context) -> None:
         """The drivers this server tracks, and the results channel."""
+        # Private, as every other answer: the member asked, and ten asks in a second fill nobody's
+        # channel (a cooldown would still let each one through publicly).
         store, _, _ = self._ready()
         guild = await store.guilds.get(self._guild_id(ctx))
         drivers = await store.drivers.list_for_guild(self._guild_id(ctx))
@@ -197,27 +209,22 @@ class IRacingCommands(MixinMeta):
         )
         header = f"Results channel: {channel} · Time zone: {zone} · {len(drivers)} tracked"
         if not drivers:
-            await ctx.send(
-                f"{header}\nNo drivers tracked yet: `/iracing track <name or id>`.",
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            await self._reply(ctx, f"{header}\nNo drivers tracked yet: `/iracing track <name or id>`.")
             return
-        lines = "\n".join(
-            f"• {escape(d.display_name, formatting=True, mass_mentions=True)} ({d.cust_id})" for d in drivers
-        )
+        lines = "\n".join(f"• {shown(d.display_name)} ({d.cust_id})" for d in drivers)
         pages: list[dict[str, str | discord.Embed] | discord.Embed | str] = [
-            f"{header}\n{page}" for page in pagify(lines, page_length=1800)
+            fit(f"{header}\n{page}") for page in pagify(lines, page_length=1800)
         ]
         if len(pages) == 1:
-            await ctx.send(pages[0], allowed_mentions=discord.AllowedMentions.none())
+            await self._reply(ctx, str(pages[0]))
         else:
-            await SimpleMenu(pages).start(ctx)
+            await SimpleMenu(pages).start(ctx, ephemeral=True)
 
     @iracing.command(name="lastrace")
     @per_member(*LASTRACE_PER_MEMBER)
     @per_server(*IRACING_PER_SERVER)
     @app_commands.describe(driver="The driver's iRacing customer id, or a name to search")
-    async def iracing_lastrace(self, ctx: commands.Context, *, driver: str) -> None:
+    async def iracing_lastrace(self, ctx: commands.Context, *, driver: DriverText) -> None:
         """A driver's latest race, as the results channel would show it."""
         _, client, _ = self._ready()
         # A private "thinking...": the answer to a public one is public, and errors (no such
@@ -228,7 +235,7 @@ class IRacingCommands(MixinMeta):
         try:
             newest = newest_race(await members_view.get_recent_races(found.cust_id))
             if newest is None:
-                raise UserFacingError(f"{found.display_name} has no recent official races.")
+                raise UserFacingError(f"{shown(found.display_name)} has no recent official races.")
             subsession = await members_view.get_subsession(newest.subsession_id)
         except IRacingError as exc:
             raise iracing_failure(exc) from None
@@ -238,7 +245,7 @@ class IRacingCommands(MixinMeta):
     async def _settle_private_defer(self, ctx: commands.Context, found: Candidate) -> None:
         """Answer the private "thinking..." so that the card after it is a message of its own, public."""
         if ctx.interaction is not None:
-            name = escape(found.display_name, formatting=True, mass_mentions=True)
+            name = shown(found.display_name)
             await self._reply(ctx, f"Here is the latest race of **{name}**.")
 
     async def _show_result(self, ctx: commands.Context, subsession: Subsession, tracked: dict[int, str]) -> None:
@@ -276,7 +283,7 @@ class IRacingCommands(MixinMeta):
     @iracing.command(name="settz")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(zone="An IANA time zone, e.g. Europe/Berlin or America/New_York")
-    async def iracing_settz(self, ctx: commands.Context, zone: str) -> None:
+    async def iracing_settz(self, ctx: commands.Context, zone: ZoneText) -> None:
         """Set the time zone shown in result messages."""
         store, _, _ = self._ready()
         name = zone.strip()
@@ -302,7 +309,7 @@ class IRacingCommands(MixinMeta):
             app_commands.Choice(name="embed (the text only)", value="embed"),
         ]
     )
-    async def iracing_style(self, ctx: commands.Context, style: str) -> None:
+    async def iracing_style(self, ctx: commands.Context, style: ChoiceText) -> None:
         """Choose how results look here: a picture with the text (image) or the text only (embed)."""
         store, _, _ = self._ready()
         chosen = style.strip().casefold()

@@ -8,22 +8,25 @@ import time
 import discord
 from discord import app_commands
 from redbot.core import commands
-from redbot.core.utils.chat_formatting import escape
 
 from ir2dis_cog.core.kinds import KindsError, describe, parse_kinds
+from ir2dis_cog.core.numbers import LEAGUE_ID, InputError, looks_like_number, parse_number
 from ir2dis_cog.iracing.cache import TtlCache
 from ir2dis_cog.iracing.errors import IRacingError, NotFoundError, ParseError
 from ir2dis_cog.iracing.leagues import LeagueSummary
 from ir2dis_cog.iracing.ratelimit import INTERACTIVE
 from ir2dis_cog.poller.leagues import MAX_LEAGUES_PER_SERVER, newest_with_results
-from ir2dis_cog.red.errors import UserFacingError, iracing_failure
+from ir2dis_cog.red.answers import shown
+from ir2dis_cog.red.errors import UserFacingError, iracing_failure, refused
 from ir2dis_cog.red.iracing_commands import AUTOCOMPLETE_SECONDS, IRacingCommands
 
 _DIRECTORY: TtlCache[str, list[LeagueSummary]] = TtlCache(600.0, time.time, max_entries=512)
 
 
-def _name(text: str) -> str:
-    return escape(text, formatting=True, mass_mentions=True)
+# What a member may type in each text option (Discord's max_length; a prefix call is held to it too).
+MAX_LEAGUE_NAME = 100
+LeagueText = commands.Range[str, 1, MAX_LEAGUE_NAME]
+KindsText = commands.Range[str, 1, 60]
 
 
 class LeagueCommands(IRacingCommands):
@@ -47,7 +50,7 @@ class LeagueCommands(IRacingCommands):
     @iracing_league.command(name="follow")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(league="A league id, or a name to search")
-    async def iracing_league_follow(self, ctx: commands.Context, *, league: str) -> None:
+    async def iracing_league_follow(self, ctx: commands.Context, *, league: LeagueText) -> None:
         """Follow a league: every race of it with results from now on is posted here."""
         store, client, _ = self._ready()
         self._credentials_ready()
@@ -65,7 +68,7 @@ class LeagueCommands(IRacingCommands):
                 found = await client.get_league(league_id)
                 if not found.readable:
                     raise UserFacingError(
-                        f"**{_name(found.league_name)}** keeps its results private, so I cannot follow it."
+                        f"**{shown(found.league_name)}** keeps its results private, so I cannot follow it."
                         " Nothing was saved."
                     )
                 seasons = await client.get_league_seasons(league_id)
@@ -84,18 +87,20 @@ class LeagueCommands(IRacingCommands):
         )
         verb = "Now following" if new else "Already following"
         await self._reply(
-            ctx, f"{verb} **{_name(found.league_name)}** ({league_id}). Its next races will be posted here."
+            ctx, f"{verb} **{shown(found.league_name)}** ({league_id}). Its next races will be posted here."
         )
 
     async def _league_id(self, text: str) -> int:
-        query = text.strip()
-        if query.isdigit():
-            value = int(query)
-            if not 0 < value < 2**63:
-                raise UserFacingError("A league id is a positive whole number. Nothing was changed.")
-            return value
+        query = " ".join(text.split())
+        if looks_like_number(query):
+            try:
+                return parse_number(query.removeprefix("#"), LEAGUE_ID)
+            except InputError as exc:
+                raise refused(exc) from None
         if len(query) < 3:
             raise UserFacingError("Give a league id, or at least three letters of its name. Nothing was changed.")
+        if len(query) > MAX_LEAGUE_NAME:
+            raise UserFacingError("That is too long for a league's name. Nothing was changed.")
         try:
             found = await self._directory(query)
         except IRacingError as exc:
@@ -104,10 +109,10 @@ class LeagueCommands(IRacingCommands):
         if len(exact) == 1:
             return exact[0].league_id
         if not found:
-            raise UserFacingError(f"No iRacing league is called anything like “{_name(query)}”. Nothing was changed.")
+            raise UserFacingError(f"No iRacing league is called anything like “{shown(query)}”. Nothing was changed.")
         if len(found) > 1:
             raise UserFacingError(
-                f"{len(found)} leagues match “{_name(query)}”: pick one from the list, or give its id."
+                f"{len(found)} leagues match “{shown(query)}”: pick one from the list, or give its id."
                 " Nothing was changed."
             )
         return found[0].league_id
@@ -116,7 +121,8 @@ class LeagueCommands(IRacingCommands):
     async def _league_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        if self.client is None or len(current.strip()) < 3 or current.strip().isdigit():
+        text = current.strip()
+        if self.client is None or not 3 <= len(text) <= MAX_LEAGUE_NAME or looks_like_number(text):
             return []
         try:
             found = await asyncio.wait_for(self._directory(current), timeout=AUTOCOMPLETE_SECONDS)
@@ -130,7 +136,7 @@ class LeagueCommands(IRacingCommands):
     @iracing_league.command(name="unfollow")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(league="A followed league's id or name")
-    async def iracing_league_unfollow(self, ctx: commands.Context, *, league: str) -> None:
+    async def iracing_league_unfollow(self, ctx: commands.Context, *, league: LeagueText) -> None:
         """Stop following a league."""
         store, _, _ = self._ready()
         guild_id = self._guild_id(ctx)
@@ -140,7 +146,7 @@ class LeagueCommands(IRacingCommands):
         if len(match) != 1:
             raise UserFacingError("This server follows no league by that id or name. Nothing was changed.")
         await store.leagues.unfollow(guild_id, match[0].league_id)
-        await self._reply(ctx, f"Stopped following **{_name(match[0].league_name)}** ({match[0].league_id}).")
+        await self._reply(ctx, f"Stopped following **{shown(match[0].league_name)}** ({match[0].league_id}).")
 
     @iracing_league.command(name="list")
     async def iracing_league_list(self, ctx: commands.Context) -> None:
@@ -150,13 +156,13 @@ class LeagueCommands(IRacingCommands):
         if not follows:
             await self._reply(ctx, "This server follows no league yet: `/iracing league follow <league>`.")
             return
-        lines = "\n".join(f"• {_name(f.league_name)} ({f.league_id})" for f in follows)
+        lines = "\n".join(f"• {shown(f.league_name)} ({f.league_id})" for f in follows)
         await self._reply(ctx, f"Followed leagues ({len(follows)} of {MAX_LEAGUES_PER_SERVER}):\n{lines}")
 
     @IRacingCommands.iracing.command(name="kinds")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(kinds="official, hosted, league (any of them, or all)")
-    async def iracing_kinds(self, ctx: commands.Context, *, kinds: str) -> None:
+    async def iracing_kinds(self, ctx: commands.Context, *, kinds: KindsText) -> None:
         """Which races of tracked drivers are posted here: official, hosted, league (all by default)."""
         store, _, _ = self._ready()
         try:

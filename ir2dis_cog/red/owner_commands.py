@@ -31,11 +31,12 @@ class OwnerCommands(MixinMeta):
         """How to give ir2dis its iRacing login."""
         missing = self.settings.missing_iracing_credentials() if self.settings else []
         state = f"Missing now: {', '.join(missing)}." if missing else "All four are set."
-        await ctx.send(
+        await self._reply(
+            ctx,
             "ir2dis logs in to iRacing with an OAuth client (see the README: *Getting an iRacing OAuth client*). "
             f"Set it with:\n`{ctx.clean_prefix}set api iracing client_id,ID client_secret,SECRET "
             f"username,EMAIL password,PASSWORD`\nRed keeps these as shared API tokens; ir2dis picks them up "
-            f"at once. {state}"
+            f"at once. {state}",
         )
 
     @iracingset.command(name="pollinterval")
@@ -44,12 +45,12 @@ class OwnerCommands(MixinMeta):
         try:
             load_settings({"POLL_INTERVAL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
         except SettingsError as exc:
-            await ctx.send(exc.problems[0])
+            await self._reply(ctx, exc.problems[0])
             return
         await self.config.poll_interval_seconds.set(seconds)
         # The scheduler decides who is due from the interval too, not only the loop's timer.
         await self._reload_settings()
-        await ctx.send(f"ir2dis now polls every {seconds} s.")
+        await self._reply(ctx, f"ir2dis now polls every {seconds} s.")
 
     @iracingset.command(name="interactiveshare")
     async def iracingset_interactiveshare(self, ctx: commands.Context, share: str) -> None:
@@ -59,12 +60,12 @@ class OwnerCommands(MixinMeta):
                 {"IRACING_INTERACTIVE_SHARE": share}, config_file="/nonexistent", mode="cog"
             ).iracing_interactive_share
         except SettingsError as exc:
-            await ctx.send(exc.problems[0])
+            await self._reply(ctx, exc.problems[0])
             return
         await self.config.interactive_share.set(value)
         await self._reload_settings()
-        await ctx.send(
-            f"Commands may now use {value:.0%} of each minute's iRacing budget; the poller plans on the rest."
+        await self._reply(
+            ctx, f"Commands may now use {value:.0%} of each minute's iRacing budget; the poller plans on the rest."
         )
 
     @iracingset.command(name="livewatch")
@@ -73,14 +74,15 @@ class OwnerCommands(MixinMeta):
         try:
             on = load_settings({"LIVE_WATCH": state}, config_file="/nonexistent", mode="cog").live_watch
         except SettingsError as exc:
-            await ctx.send(exc.problems[0])
+            await self._reply(ctx, exc.problems[0])
             return
         await self.config.live_watch.set(on)
         await self._reload_settings()
-        await ctx.send(
+        await self._reply(
+            ctx,
             "ir2dis now watches live races; the per-driver poll is its safety net."
             if on
-            else "ir2dis no longer watches live races; every driver is polled."
+            else "ir2dis no longer watches live races; every driver is polled.",
         )
 
     @iracingset.command(name="livepoll")
@@ -89,11 +91,11 @@ class OwnerCommands(MixinMeta):
         try:
             load_settings({"LIVE_POLL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
         except SettingsError as exc:
-            await ctx.send(exc.problems[0])
+            await self._reply(ctx, exc.problems[0])
             return
         await self.config.live_poll_seconds.set(seconds)
         await self._reload_settings()
-        await ctx.send(f"ir2dis now reads the live race list every {seconds} s.")
+        await self._reply(ctx, f"ir2dis now reads the live race list every {seconds} s.")
 
     @iracingset.command(name="database")
     async def iracingset_database(self, ctx: commands.Context, url: str) -> None:
@@ -105,36 +107,40 @@ class OwnerCommands(MixinMeta):
         try:
             load_settings({"DATABASE_URL": url}, config_file="/nonexistent", mode="cog")
         except SettingsError as exc:
-            await ctx.send(exc.problems[0])
+            await self._reply(ctx, exc.problems[0])
             return
         missing = missing_driver_packages(parse_database_url(url, data_dir=Path(".")).dialect)
         if missing:
             # Saved anyway would only make the next reload fail: say what to install first.
             packages = " ".join(missing)
-            await ctx.send(
+            await self._reply(
+                ctx,
                 f"That database needs drivers that are not installed: {packages}. "
-                f"Run `{ctx.clean_prefix}pipinstall {packages}` first. Nothing was changed."
+                f"Run `{ctx.clean_prefix}pipinstall {packages}` first. Nothing was changed.",
             )
             return
         await self.bot.set_shared_api_tokens("ir2dis", database_url=url)
         shown = Secret(url)
-        await ctx.send(f"Database URL saved ({shown}). Run `{ctx.clean_prefix}reload ir2dis_cog` to switch to it.")
+        await self._reply(
+            ctx, f"Database URL saved ({shown}). Run `{ctx.clean_prefix}reload ir2dis_cog` to switch to it."
+        )
 
     @iracingset.command(name="show")
     async def iracingset_show(self, ctx: commands.Context) -> None:
         """The settings in force (secrets are never shown)."""
         if self.settings is None:
-            await ctx.send("ir2dis has not loaded its settings.")
+            await self._reply(ctx, "ir2dis has not loaded its settings.")
             return
         s = self.settings
         missing = s.missing_iracing_credentials()
         dialect = s.database_url.get().split(":", 1)[0]
-        await ctx.send(
+        await self._reply(
+            ctx,
             f"Database: {dialect}\nPoll interval: {s.poll_interval_seconds} s\n"
             f"Live watcher: {f'on, every {s.live_poll_seconds} s' if s.live_watch else 'off'}\n"
             f"Commands' share of the iRacing budget: {s.iracing_interactive_share:.0%}\n"
             f"iRacing auth mode: {s.iracing_auth_mode}\n"
             f"iRacing login: {'missing ' + ', '.join(missing) if missing else 'set'}\n"
             f"Default time zone: {s.default_timezone}\nHealth server: "
-            f"{f'{s.health_host}:{s.health_port}' if s.health_port else 'off'}"
+            f"{f'{s.health_host}:{s.health_port}' if s.health_port else 'off'}",
         )

@@ -13,26 +13,15 @@ from ir2dis_cog.core.cards import RaceCard, card_marker
 from ir2dis_cog.core.routing import Mentions
 from ir2dis_cog.poller.ports import ChannelUnavailableError
 from ir2dis_cog.red.embeds import card_to_embed, image_filename
+from ir2dis_cog.red.permissions import missing_permissions
 
 if TYPE_CHECKING:
     from redbot.core.bot import Red
 
 log = logging.getLogger("red.ir2dis.publisher")
 
-# What the bot needs in a results channel, with the names Discord's client shows.
-REQUIRED_PERMISSIONS: tuple[tuple[str, str], ...] = (
-    ("view_channel", "View Channel"),
-    ("send_messages", "Send Messages"),
-    ("embed_links", "Embed Links"),
-    # To find a card a crash kept us from recording, instead of posting it twice.
-    ("read_message_history", "Read Message History"),
-)
 # How far back to look for a card that a crash kept us from recording.
 HISTORY_LIMIT = 100
-
-
-def missing_permissions(permissions: discord.Permissions) -> list[str]:
-    return [label for attr, label in REQUIRED_PERMISSIONS if not getattr(permissions, attr)]
 
 
 def result_message(card: RaceCard, image: bytes | None) -> dict[str, Any]:

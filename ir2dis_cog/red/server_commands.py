@@ -16,30 +16,34 @@ import time
 import discord
 from discord import app_commands
 from redbot.core import commands
-from redbot.core.utils.chat_formatting import escape, humanize_list
+from redbot.core.utils.chat_formatting import humanize_list
 
 from ir2dis_cog.core.choices import PODIUM, WIN, ServerChoices
 from ir2dis_cog.core.digest import WEEKDAYS, next_digest, parse_day
-from ir2dis_cog.core.driver_input import Candidate, autocomplete_choices, filter_tracked, match_tracked
+from ir2dis_cog.core.driver_input import MAX_NAME_LENGTH, Candidate, autocomplete_choices, filter_tracked, match_tracked
 from ir2dis_cog.core.filters import (
     CATEGORIES,
     CATEGORY_LABELS,
     MAX_SERIES,
-    ChoiceError,
     Filters,
     parse_categories,
     parse_category,
     parse_min_sof,
 )
 from ir2dis_cog.core.kinds import describe as describe_kinds
-from ir2dis_cog.red.errors import UserFacingError
-from ir2dis_cog.red.iracing_commands import IRacingCommands
-from ir2dis_cog.red.publisher import missing_permissions
+from ir2dis_cog.core.numbers import HOUR, SERIES_ID, InputError, looks_like_number, parse_number
+from ir2dis_cog.red.answers import shown
+from ir2dis_cog.red.errors import UserFacingError, refused
+from ir2dis_cog.red.iracing_commands import ChoiceText, IRacingCommands
+from ir2dis_cog.red.permissions import missing_permissions
 from ir2dis_cog.store import LinkTakenError
 
-
-def _name(text: str) -> str:
-    return escape(text, formatting=True, mass_mentions=True)
+# What a member may type in each text option (Discord's max_length; a prefix call is held to it too).
+CategoriesText = commands.Range[str, 1, 120]
+SofText = commands.Range[str, 1, 10]
+SeriesText = commands.Range[str, 1, 100]
+DayText = commands.Range[str, 1, 10]
+LinkText = commands.Range[str, 1, MAX_NAME_LENGTH]
 
 
 def _channel(channel_id: int | None) -> str:
@@ -51,7 +55,7 @@ def describe_choices(c: ServerChoices, kinds: str, series_names: dict[int, str])
     f = c.filters
 
     def series(ids: frozenset[int]) -> str:
-        return ", ".join(_name(series_names.get(i, str(i))) for i in sorted(ids))
+        return ", ".join(shown(series_names.get(i, str(i))) for i in sorted(ids))
 
     cats = ", ".join(CATEGORY_LABELS[x] for x in CATEGORIES if x in f.categories) or "all"
     lines = [
@@ -91,11 +95,11 @@ class ServerCommands(IRacingCommands):
                 f"I can't post in {channel.mention}: I am missing {humanize_list(missing)} there. Nothing was changed."
             )
 
-    async def _driver_name(self, guild_id: int, cust_id: int) -> str:
+    async def _drivershown(self, guild_id: int, cust_id: int) -> str:
         """A tracked driver's name as this server shows it (escaped), else their customer id."""
         store, _, _ = self._ready()
         names = {d.cust_id: d.display_name for d in await store.drivers.list_for_guild(guild_id)}
-        return _name(names[cust_id]) if cust_id in names else f"driver {cust_id}"
+        return shown(names[cust_id]) if cust_id in names else f"driver {cust_id}"
 
     async def _series_choices(self, guild_id: int, current: str) -> list[app_commands.Choice[str]]:
         if self.store is None:
@@ -129,18 +133,18 @@ class ServerCommands(IRacingCommands):
     @app_commands.describe(
         categories="oval, sports_car, formula_car, dirt_oval, dirt_road (several with commas) or all"
     )
-    async def iracing_filter_category(self, ctx: commands.Context, *, categories: str) -> None:
+    async def iracing_filter_category(self, ctx: commands.Context, *, categories: CategoriesText) -> None:
         """Post only races of these licence categories (all: every category)."""
         store, _, _ = self._ready()
         try:
             chosen = parse_categories(categories)
-        except ChoiceError as exc:
-            raise UserFacingError(f"{exc} Nothing was changed.") from None
+        except InputError as exc:
+            raise refused(exc) from None
         guild_id = self._guild_id(ctx)
         current = (await store.choices.get(guild_id)).filters
         await store.choices.set_filters(guild_id, _with(current, categories=chosen), now=int(time.time()))
-        shown = ", ".join(CATEGORY_LABELS[c] for c in CATEGORIES if c in chosen) or "every category"
-        await self._reply(ctx, f"Races posted here: {shown}. Older road races count as sports car and formula car.")
+        cats = ", ".join(CATEGORY_LABELS[c] for c in CATEGORIES if c in chosen) or "every category"
+        await self._reply(ctx, f"Races posted here: {cats}. Older road races count as sports car and formula car.")
 
     @iracing_filter_category.autocomplete("categories")
     async def _category_autocomplete(
@@ -154,13 +158,13 @@ class ServerCommands(IRacingCommands):
     @iracing_filter.command(name="sof")
     @commands.admin_or_permissions(manage_guild=True)
     @app_commands.describe(minimum="The lowest strength of field posted here (0: no minimum)")
-    async def iracing_filter_sof(self, ctx: commands.Context, minimum: str) -> None:
+    async def iracing_filter_sof(self, ctx: commands.Context, minimum: SofText) -> None:
         """Post only races with at least this strength of field."""
         store, _, _ = self._ready()
         try:
             value = parse_min_sof(minimum)
-        except ChoiceError as exc:
-            raise UserFacingError(f"{exc} Nothing was changed.") from None
+        except InputError as exc:
+            raise refused(exc) from None
         guild_id = self._guild_id(ctx)
         current = (await store.choices.get(guild_id)).filters
         await store.choices.set_filters(guild_id, _with(current, min_sof=value), now=int(time.time()))
@@ -180,7 +184,7 @@ class ServerCommands(IRacingCommands):
             app_commands.Choice(name="clear (every series again)", value="clear"),
         ]
     )
-    async def iracing_filter_series(self, ctx: commands.Context, action: str, series: str = "") -> None:
+    async def iracing_filter_series(self, ctx: commands.Context, action: ChoiceText, series: SeriesText = "") -> None:
         """Choose series to post only, or to leave out."""
         store, _, _ = self._ready()
         guild_id = self._guild_id(ctx)
@@ -194,10 +198,12 @@ class ServerCommands(IRacingCommands):
             return
         if act not in ("only", "exclude", "allow"):
             raise UserFacingError("The action is only, exclude, allow or clear. Nothing was changed.")
-        raw = series.strip()
-        if not raw.isdigit() or not 0 < int(raw) < 1_000_000:
+        if not looks_like_number(series):
             raise UserFacingError("Pick a series from the list, or give its id. Nothing was changed.")
-        sid = int(raw)
+        try:
+            sid = parse_number(series, SERIES_ID)
+        except InputError as exc:
+            raise refused(exc) from None
         s_in, s_out = set(current.series_in) - {sid}, set(current.series_out) - {sid}
         if act == "only":
             s_in.add(sid)
@@ -208,9 +214,9 @@ class ServerCommands(IRacingCommands):
         new = _with(current, series_in=frozenset(s_in), series_out=frozenset(s_out))
         await store.choices.set_filters(guild_id, new, now=int(time.time()))
         names = dict(await store.digest.series(guild_id, limit=500))
-        shown = _name(names.get(sid, f"series {sid}"))
+        name = shown(names.get(sid, f"series {sid}"))
         said = {"only": "is now among the only series posted", "exclude": "is no longer posted", "allow": "is allowed"}
-        await self._reply(ctx, f"{shown} {said[act]}.")
+        await self._reply(ctx, f"{name} {said[act]}.")
 
     @iracing_filter_series.autocomplete("series")
     async def _series_autocomplete(
@@ -233,14 +239,14 @@ class ServerCommands(IRacingCommands):
     )
     @app_commands.choices(category=[app_commands.Choice(name=CATEGORY_LABELS[c], value=c) for c in CATEGORIES])
     async def iracing_route_category(
-        self, ctx: commands.Context, category: str, channel: discord.TextChannel | None = None
+        self, ctx: commands.Context, category: ChoiceText, channel: discord.TextChannel | None = None
     ) -> None:
         """Post this category's races in their own channel instead of the results channel."""
         store, _, _ = self._ready()
         try:
             key = parse_category(category)
-        except ChoiceError as exc:
-            raise UserFacingError(f"{exc} Nothing was changed.") from None
+        except InputError as exc:
+            raise refused(exc) from None
         if channel is not None:
             self._postable(channel)
         guild_id = self._guild_id(ctx)
@@ -266,7 +272,7 @@ class ServerCommands(IRacingCommands):
         ]
     )
     async def iracing_route_podium(
-        self, ctx: commands.Context, channel: discord.TextChannel | None = None, threshold: str = "podium"
+        self, ctx: commands.Context, channel: discord.TextChannel | None = None, threshold: ChoiceText = "podium"
     ) -> None:
         """Also post a race in which a tracked driver made the class podium (or won) in this channel."""
         store, _, _ = self._ready()
@@ -317,7 +323,7 @@ class ServerCommands(IRacingCommands):
 
     @IRacingCommands.iracing.group(name="link", fallback="driver", invoke_without_command=True)
     @app_commands.describe(driver="A driver this server tracks (name or customer id)")
-    async def iracing_link(self, ctx: commands.Context, *, driver: str) -> None:
+    async def iracing_link(self, ctx: commands.Context, *, driver: LinkText) -> None:
         """Say "this iRacing driver is me" (a driver this server tracks)."""
         store, _, _ = self._ready()
         guild_id = self._guild_id(ctx)
@@ -332,9 +338,9 @@ class ServerCommands(IRacingCommands):
                     " Nothing was changed."
                 ) from None
             raise UserFacingError(
-                f"**{_name(found.display_name)}** is linked to another member already. Nothing was changed."
+                f"**{shown(found.display_name)}** is linked to another member already. Nothing was changed."
             ) from None
-        name = _name(found.display_name)
+        name = shown(found.display_name)
         if not made:
             await self._reply(ctx, f"You are already linked to **{name}**.")
             return
@@ -362,7 +368,7 @@ class ServerCommands(IRacingCommands):
         if link is None:
             raise UserFacingError(f"{member.mention} has not linked a driver.")
         await store.links.confirm(guild_id, member.id)
-        driver = await self._driver_name(guild_id, link.cust_id)
+        driver = await self._drivershown(guild_id, link.cust_id)
         await self._reply(ctx, f"{member.mention} is confirmed as **{driver}**: their podiums can ping them.")
 
     @iracing_link.command(name="remove")
@@ -386,7 +392,7 @@ class ServerCommands(IRacingCommands):
         state = "confirmed" if link.confirmed else "not confirmed yet"
         last = await store.digest.last_race(guild_id, link.cust_id)
         if last is None:
-            name = await self._driver_name(guild_id, link.cust_id)
+            name = await self._drivershown(guild_id, link.cust_id)
             await self._reply(ctx, f"You are **{name}** ({state}). No race of yours was posted here yet.")
             return
         place = f"P{last.class_position}" if last.class_position else "no finishing place"
@@ -395,7 +401,7 @@ class ServerCommands(IRacingCommands):
         ir = f", iRating {'+' if delta and delta > 0 else ''}{delta}" if delta is not None else ""
         await self._reply(
             ctx,
-            f"You are **{_name(last.name)}** ({state}). Last race: {_name(last.series_name or 'a race')},"
+            f"You are **{shown(last.name)}** ({state}). Last race: {shown(last.series_name or 'a race')},"
             f" <t:{last.finished_at}:R>: {place} in class, {incidents}{ir}.",
         )
 
@@ -428,23 +434,29 @@ class ServerCommands(IRacingCommands):
         hour="0..23, in the server's time zone",
     )
     async def iracing_digest(
-        self, ctx: commands.Context, channel: discord.TextChannel | None = None, day: str = "Monday", hour: int = 9
+        self,
+        ctx: commands.Context,
+        channel: discord.TextChannel | None = None,
+        day: DayText = "Monday",
+        hour: commands.Range[int, 0, 23] = 9,
     ) -> None:
         """A weekly summary: races, wins, podiums, iRating gains and losses, cleanest driver, best climb."""
         store, _, settings = self._ready()
         guild_id = self._guild_id(ctx)
-        if channel is None:
-            await store.choices.set(guild_id, now=int(time.time()), digest_channel=None)
-            await self._reply(ctx, "No weekly digest.")
-            return
+        # Day and hour are checked even when the digest is turned off: junk changes nothing.
         try:
             weekday = parse_day(day)
+            hour = parse_number(hour, HOUR)
+        except InputError as exc:
+            raise refused(exc) from None
         except ValueError:
             raise UserFacingError(
                 "The day is Monday to Sunday, or 1 to 7 (Monday is 1). Nothing was changed."
             ) from None
-        if not 0 <= hour <= 23:
-            raise UserFacingError("The hour is a whole number from 0 to 23. Nothing was changed.")
+        if channel is None:
+            await store.choices.set(guild_id, now=int(time.time()), digest_channel=None)
+            await self._reply(ctx, "No weekly digest.")
+            return
         self._postable(channel)
         await store.choices.set(
             guild_id, now=int(time.time()), digest_channel=channel.id, digest_day=weekday, digest_hour=hour

@@ -13,6 +13,7 @@ from ir2dis_cog.core.driver_input import (
     parse_driver_query,
     pick_candidate,
 )
+from ir2dis_cog.core.numbers import InputError
 
 
 @pytest.mark.parametrize(
@@ -34,16 +35,17 @@ def test_parse_accepts_ids_and_names(text: str, expected: object) -> None:
     ("text", "says"),
     [
         ("", "customer id or name"),
-        ("0", "positive"),
-        ("-5", "positive"),
-        ("2147483648", "too large"),
-        ("99999999999999999999999", "too large"),
+        ("0", "whole number from 1 to 2147483647"),
+        ("-5", "whole number from 1 to 2147483647"),
+        ("2147483648", "whole number from 1 to 2147483647"),
+        ("99999999999999999999999", "whole number from 1 to 2147483647"),
+        ("²", "at least 3"),  # not a number: a (too short) name
         ("ab", "at least 3"),
         ("x" * 101, "too long"),
     ],
 )
 def test_parse_rejects_bad_input_with_a_sentence(text: str, says: str) -> None:
-    with pytest.raises(DriverInputError, match=says):
+    with pytest.raises(InputError, match=says):
         parse_driver_query(text)
 
 

@@ -29,6 +29,7 @@ from ir2dis_cog.core.filters import (
     parse_categories,
     parse_min_sof,
 )
+from ir2dis_cog.core.numbers import InputError
 from ir2dis_cog.core.podium import podium_drivers
 from ir2dis_cog.core.routing import NO_MENTIONS, Mentions, ping_targets, route
 
@@ -78,9 +79,13 @@ def test_parsing_settings() -> None:
         parse_categories("oval road")
     assert parse_min_sof("2000") == 2000
     assert parse_min_sof(" 0 ") == 0
-    for bad in ("-5", "abc", "1.5", "", "99999"):
-        with pytest.raises(ChoiceError):
+    for bad in ("-5", "abc", "1.5", "", "99999", "²", "①", "２０００", str(2**63)):
+        with pytest.raises(InputError, match="whole number from 0"):
             parse_min_sof(bad)
+    # Junk is refused, never read as "every category".
+    for junk in ("", ",", " , ,", "/"):
+        with pytest.raises(ChoiceError, match="Name at least one category"):
+            parse_categories(junk)
 
 
 # --- podiums, routes, pings ---------------------------------------------------------------------
@@ -217,6 +222,6 @@ def test_digest_slot_is_the_servers_day_and_hour_in_its_zone() -> None:
     assert next_digest(_at("2026-02-09T08:00:01+00:00"), zone, 0, 9) == _at("2026-02-16T08:00:00+00:00")
     assert parse_day("Monday") == 0 and parse_day("sun") == 6 and parse_day(" Tues ") == 1
     assert [parse_day(str(n)) for n in range(1, 8)] == list(range(7))  # the numbers: Monday is 1
-    for bad in ("mo", "0", "8", "monkey", "sundays", "-1", ""):
-        with pytest.raises(ValueError, match="not a day"):
+    for bad in ("mo", "0", "8", "monkey", "sundays", "-1", "", "²", "①", "７", str(2**63)):
+        with pytest.raises(ValueError, match="day"):
             parse_day(bad)

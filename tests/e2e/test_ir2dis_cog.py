@@ -180,8 +180,11 @@ async def test_ir2dis_cog_posts_every_race_once_across_a_sigkill(
     assert bruno.content.startswith(f"Now tracking **Bruno Brake** ({BRUNO})"), bruno.content
 
     bad = await h.slash("iracing", "track", {"driver": "0"})
-    assert bad.ephemeral and bad.content == "An iRacing customer id is a positive number.", bad.content
+    assert bad.ephemeral and bad.content == "An iRacing customer id is a whole number from 1 to 2147483647.", (
+        bad.content
+    )
     listing = await h.slash("iracing", "list")
+    assert listing.ephemeral  # the member asked: the channel is not filled with lists
     assert f"Results channel: <#{results}>" in listing.content and "2 tracked" in listing.content, listing.content
     assert f"Alice Apex ({ALICE})" in listing.content and f"Bruno Brake ({BRUNO})" in listing.content
     assert str(CARLA) not in listing.content and ", 0)" not in listing.content  # `track 0` changed nothing

@@ -261,7 +261,8 @@ def test_names_are_escaped_and_mentions_neutralised() -> None:
     team_field, solo_field = embed.fields
     assert team_field.name == "\\~\\~Team\\~\\~ \\|\\|@\u200bhere\\|\\|"
     assert solo_field.name == (
-        "\\*\\*Boss\\*\\* \\_x\\_ @\u200beveryone <@\u200b&123456789012345678> \\[link](https://evil.example) line two"
+        "\\*\\*Boss\\*\\* \\_x\\_ @\u200beveryone \\<@\u200b&123456789012345678>"
+        " \\[link](https://evil.example) line two"
     )
     # Our own bold around the position (and, in a team, each driver's name) is all that is live.
     assert unescaped_markdown(solo_field.value or "") == "****"

@@ -89,13 +89,21 @@ KINDS = LeagueCommands.iracing_kinds
     ("league", "sentence"),
     [
         ("999999", "I cannot read an iRacing league with id 999999. Nothing was saved."),
-        ("0", "A league id is a positive whole number. Nothing was changed."),
-        ("99999999999999999999", "A league id is a positive whole number. Nothing was changed."),
+        ("0", "A league id is a whole number from 1 to 2147483647. Nothing was changed."),
+        ("99999999999999999999", "A league id is a whole number from 1 to 2147483647. Nothing was changed."),
+        (str(2**63), "A league id is a whole number from 1 to 2147483647. Nothing was changed."),
+        ("²", "Give a league id, or at least three letters of its name. Nothing was changed."),
+        ("x" * 2000, "That is too long for a league's name. Nothing was changed."),
+        (
+            "**Bold** <@&123456789012345678> @everyone",
+            "No iRacing league is called anything like “\\*\\*Bold\\*\\* \\<@\u200b&123456789012345678>"
+            " @\u200beveryone”. Nothing was changed.",
+        ),
         ("ab", "Give a league id, or at least three letters of its name. Nothing was changed."),
         ("Nowhere Racing", "No iRacing league is called anything like “Nowhere Racing”. Nothing was changed."),
         ("Sunday", "2 leagues match “Sunday”: pick one from the list, or give its id. Nothing was changed."),
         ("638", "**Hidden Cup** keeps its results private, so I cannot follow it. Nothing was saved."),
-        ("-5", "Give a league id, or at least three letters of its name. Nothing was changed."),
+        ("-5", "A league id is a whole number from 1 to 2147483647. Nothing was changed."),
     ],
 )
 async def test_bad_input_to_follow_gets_one_private_sentence_and_changes_nothing(
