@@ -40,17 +40,20 @@ class OwnerCommands(MixinMeta):
         )
 
     @iracingset.command(name="pollinterval")
-    async def iracingset_pollinterval(self, ctx: commands.Context, seconds: int) -> None:
+    async def iracingset_pollinterval(self, ctx: commands.Context, seconds: str) -> None:
         """How often to look for new races, in seconds (30 to 86400)."""
+        # Read by the settings' own rule (ASCII digits, bounds), not discord.py's int(), which takes "１２".
         try:
-            load_settings({"POLL_INTERVAL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
+            seconds_ = load_settings(
+                {"POLL_INTERVAL_SECONDS": seconds}, config_file="/nonexistent", mode="cog"
+            ).poll_interval_seconds
         except SettingsError as exc:
             await self._reply(ctx, exc.problems[0])
             return
-        await self.config.poll_interval_seconds.set(seconds)
+        await self.config.poll_interval_seconds.set(seconds_)
         # The scheduler decides who is due from the interval too, not only the loop's timer.
         await self._reload_settings()
-        await self._reply(ctx, f"ir2dis now polls every {seconds} s.")
+        await self._reply(ctx, f"ir2dis now polls every {seconds_} s.")
 
     @iracingset.command(name="interactiveshare")
     async def iracingset_interactiveshare(self, ctx: commands.Context, share: str) -> None:
@@ -86,16 +89,18 @@ class OwnerCommands(MixinMeta):
         )
 
     @iracingset.command(name="livepoll")
-    async def iracingset_livepoll(self, ctx: commands.Context, seconds: int) -> None:
+    async def iracingset_livepoll(self, ctx: commands.Context, seconds: str) -> None:
         """How often the live watcher reads the list of live races, in seconds (30 to 600)."""
         try:
-            load_settings({"LIVE_POLL_SECONDS": str(seconds)}, config_file="/nonexistent", mode="cog")
+            seconds_ = load_settings(
+                {"LIVE_POLL_SECONDS": seconds}, config_file="/nonexistent", mode="cog"
+            ).live_poll_seconds
         except SettingsError as exc:
             await self._reply(ctx, exc.problems[0])
             return
-        await self.config.live_poll_seconds.set(seconds)
+        await self.config.live_poll_seconds.set(seconds_)
         await self._reload_settings()
-        await self._reply(ctx, f"ir2dis now reads the live race list every {seconds} s.")
+        await self._reply(ctx, f"ir2dis now reads the live race list every {seconds_} s.")
 
     @iracingset.command(name="database")
     async def iracingset_database(self, ctx: commands.Context, url: str) -> None:

@@ -206,6 +206,11 @@ async def test_every_command_and_option_with_junk_as_member_and_admin(
     invite = (await h.wait_for_message(dm, lambda m: "oauth2/authorize" in m.text())).text()
     wanted = 0x400 | 0x800 | 0x4000 | 0x8000 | 0x10000  # View, Send, Embed Links, Attach Files, History
     assert f"permissions={wanted}" in invite and "applications.commands" in invite, invite
+    # The owner's prefix settings read numbers by the settings' rule, not int(), which takes "１２０".
+    for setting in ("pollinterval", "livepoll"):
+        for junk in ("１２０", "²"):
+            refused = await h.command(f"!iracingset {setting} {junk}")
+            assert "digits 0-9" in refused.text and "now" not in refused.text, refused.text
 
     tree = next(c for c in h.fake.commands(None) if c["name"] == "iracing")["options"]
     world = {
