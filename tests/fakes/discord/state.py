@@ -656,8 +656,10 @@ class FakeDiscordState:
         retry_after: float = 1.0,
         code: int = 0,
         message: str = "",
+        deliver: bool = False,
     ) -> None:
-        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`."""
+        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`;
+        with `deliver`, each takes effect first (e.g. the message is created) and then gets `status`."""
         self.faults.append(
             FaultRule(
                 method=method.upper(),
@@ -667,6 +669,7 @@ class FakeDiscordState:
                 retry_after=retry_after,
                 code=code,
                 message=message,
+                deliver=deliver,
             )
         )
 
