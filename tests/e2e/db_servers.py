@@ -28,8 +28,11 @@ START_TIMEOUT = 60.0
 
 
 class DatabaseServer(Protocol):
-    kind: str
-    url: str
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
 
     def start(self) -> None: ...
 
