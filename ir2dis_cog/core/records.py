@@ -59,3 +59,24 @@ class PostRecord:
     message_id: int | None
     attempts: int
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class PendingRace:
+    """A race found and owed to the servers tracking its drivers, until each post is settled.
+
+    ``found_by``: "live" (the watcher), "catchup", "poll" (the per-driver safety net). Times are
+    epoch seconds; ``not_found_at`` is when iRacing first said it has no such subsession.
+    """
+
+    subsession_id: int
+    started_at: int
+    found_at: int
+    found_by: str
+    tries: int = 0
+    next_try_at: int = 0
+    first_failure_at: int | None = None
+    not_found_at: int | None = None
+    last_error: str | None = None
+    gave_up_at: int | None = None
+    give_up_reason: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,23 @@ class StatusView:
     interactive_share: float | None = None
     accounts: tuple[AccountLine, ...] = ()  # shown when there is more than one
     work: WorkLines | None = None  # shown when more than one process uses the database
+    pending_all: int | None = None  # posts waiting in every server (shown when more than here)
+    races_owed: int = 0  # races found whose results iRacing has not given yet (asked again)
+    # Races given up in the last 7 days: (subsession id, why in words), newest first.
+    given_up: tuple[tuple[int, str], ...] = ()
+
+
+SHOWN_GIVEN_UP = 5  # races named in the status line; the rest are counted
+
+
+def store_outage_text(since: float | None, *, now: float) -> str:
+    """``/iracing status`` while the database does not answer: one plain sentence."""
+    if since is None:
+        when = "right now"
+    else:
+        at = datetime.fromtimestamp(since, UTC)
+        when = f"since {at:%H:%M} UTC ({_ago(now - since)})"
+    return f"The database is unreachable {when}; race results wait and will be posted once it answers again."
 
 
 def _ago(seconds: float) -> str:
@@ -117,12 +135,27 @@ def format_status(view: StatusView, *, now: float) -> str:
         lines.extend(work_lines(view.work))
     if view.live is not None:
         lines.append(live_line(view.live, now=now))
-    lines.append(f"Posts pending for this server: {view.pending_posts}")
+    pending = f"Posts pending for this server: {view.pending_posts}"
+    if view.pending_all is not None and view.pending_all > view.pending_posts:
+        pending += f" ({view.pending_all} in all servers)"
+    lines.append(pending)
+    if view.races_owed:
+        lines.append(f"Races found and waiting for iRacing's results (asked again): {view.races_owed}")
+    if view.given_up:
+        lines.append(given_up_line(view.given_up))
     if view.not_posted:
         lines.append(f"Races not posted in the last 7 days: {view.not_posted}")
     if view.last_failure:
         lines.append(f"Last post failure: {view.last_failure}")
     return "\n".join(lines)
+
+
+def given_up_line(given_up: tuple[tuple[int, str], ...]) -> str:
+    """Races found but never posted because iRacing could not give them, last 7 days."""
+    named = ", ".join(f"{sid} ({why})" for sid, why in given_up[:SHOWN_GIVEN_UP])
+    more = len(given_up) - SHOWN_GIVEN_UP
+    rest = f" and {more} more" if more > 0 else ""
+    return f"Races iRacing could not give us in the last 7 days: {len(given_up)}: {named}{rest}"
 
 
 def live_line(live: LiveWatchView, *, now: float) -> str:

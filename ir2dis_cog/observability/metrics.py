@@ -42,6 +42,13 @@ class Metrics:
             "Races of tracked drivers never posted: they ended longer than MAX_POST_AGE_HOURS ago when first found.",
             registry=r,
         )
+        self.races_given_up_total = Counter(
+            f"{_PREFIX}_races_given_up",
+            "Races found but never posted because iRacing could not give them, by reason "
+            "(not_found: no such subsession, said twice minutes apart; unreadable: bad answers for over a day).",
+            ["reason"],
+            registry=r,
+        )
         self.render_failures_total = Counter(
             f"{_PREFIX}_render_failures",
             "Result pictures drawn without their chart (stage chart_data, too_large) or not at all "

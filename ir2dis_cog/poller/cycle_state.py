@@ -6,14 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ir2dis_cog.core.records import GuildConfig, Watermark
+from ir2dis_cog.core.records import GuildConfig, PendingRace, Watermark
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import Subsession
 
 from .report import CycleCounts, Outcome
 
-# A subsession that could not be fetched: "skip" is permanent (parse error, unknown id: move
-# past it), "retry" is transient (keep the watermark before it and try next cycle).
+# A subsession that could not be fetched: "skip" is settled without a post (given up after
+# iRacing said twice it has no such race: move past it), "retry" is owed (keep the watermark
+# before it; it is asked again with backoff).
 Fetch = Subsession | Literal["skip", "retry"]
 
 
@@ -32,5 +33,6 @@ class CycleState:
     names: dict[int, asyncio.Task[dict[int, str]]] = field(default_factory=dict)
     charts: dict[int, asyncio.Task[LapChart | None]] = field(default_factory=dict)
     unavailable: dict[int, str] = field(default_factory=dict)
+    owed: dict[int, PendingRace] = field(default_factory=dict)  # races owed met this cycle
     counts: CycleCounts = field(default_factory=CycleCounts)
     aborted: Outcome | None = None

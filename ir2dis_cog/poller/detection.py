@@ -166,6 +166,29 @@ def card_audience(
     return {g: frozenset(c) for g, c in audience.items()}
 
 
+def owed_for(
+    ref: RaceRef,
+    audience: Mapping[int, frozenset[int]],
+    watermarks: Mapping[tuple[int, int], Watermark],
+    tracked_since: Mapping[tuple[int, int], int],
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Guilds a race found (and owed) is for: (new, late). New: a tracked driver's watermark is
+    before it. Late: every such watermark moved past it (a later race was posted while this one
+    waited) but it started after tracking began; the outbox says whether it was handled. A pair
+    without a watermark is left to its own poll, which sets the baseline."""
+    new, late = set(), set()
+    for guild_id, cust_ids in audience.items():
+        for c in cust_ids:
+            mark = watermarks.get((guild_id, c))
+            if mark is None:
+                continue
+            if mark.last_subsession_id < ref.subsession_id:
+                new.add(guild_id)
+            elif ref.started_at >= tracked_since.get((guild_id, c), 0):
+                late.add(guild_id)
+    return frozenset(new), frozenset(late - new)
+
+
 def also_new_for(
     ref: RaceRef,
     audience: Mapping[int, frozenset[int]],

@@ -15,11 +15,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Protocol
 
 from ir2dis_cog.config.settings import Settings
 from ir2dis_cog.core.cards import RaceCard, build_card
-from ir2dis_cog.core.records import PendingPost
+from ir2dis_cog.core.records import PendingPost, PendingRace
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark
 from ir2dis_cog.iracing.errors import (
     CircuitOpenError,
@@ -46,10 +47,12 @@ from .detection import (
     channel_tracking,
     finish_time,
     late_candidates,
+    owed_for,
     plan_pair,
     watermark_target,
 )
 from .outbox import CardLoader, Outbox
+from .owed import Owed
 from .ports import Clock, Publisher, Renderer, ResultsSource, SystemClock
 from .report import NO_CYCLE_YET, CycleReport, EngineStatus, Outcome, frozen_counts, log_cycle, status_after
 from .scheduler import BULK, DEFAULT_LIMIT, DEFAULT_WINDOW, URGENT, NetSchedule, Pacer, Scheduler
@@ -141,6 +144,11 @@ class PollEngine:
         self._status = NO_CYCLE_YET
         self._live: LiveView | None = None
         self._unofficial: UnofficialHook | None = None
+        # Races found and owed (pending_race), asked for again with backoff until settled.
+        self._owed = Owed(store, metrics, self._clock)
+        self._owed_lock = asyncio.Lock()
+        # The last iRacing answers were maintenance (the poll's or the live watcher's).
+        self._maintenance = False
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -176,7 +184,18 @@ class PollEngine:
         self._scheduler.forget_poll(cust_id)
 
     def status(self) -> EngineStatus:
-        return self._status
+        return replace(self._status, maintenance=self._maintenance)
+
+    def note_iracing(self, exc: BaseException | None) -> None:
+        """An iRacing answer (None: a good one): /health says maintenance while the last ones were."""
+        if exc is None:
+            self._maintenance = False
+        elif isinstance(exc, MaintenanceError):
+            self._maintenance = True
+
+    def store_failing_since(self) -> float | None:
+        """Since when races found could not be written to the database (None: it answers)."""
+        return self._owed.store_failing_since
 
     @property
     def claim_holder(self) -> str:
@@ -207,6 +226,16 @@ class PollEngine:
             return c.posts_published + c.dedupe_skips + c.posts_dropped
 
     async def run_cycle(self) -> CycleReport:
+        try:
+            report = await self._run_cycle()
+        except Exception:
+            if not await self._store.ping():
+                self._owed.note_store(False)  # /iracing status tells since when
+            raise
+        self._owed.note_store(True)
+        return report
+
+    async def _run_cycle(self) -> CycleReport:
         async with self._cycle_lock:
             started = self._clock.now()
             wall = time.perf_counter()
@@ -216,6 +245,7 @@ class PollEngine:
             due_count = deferred = 0
             try:
                 await self._outbox.drain(cycle)
+                await self.run_owed()
                 activity = await self._store.last_seen.latest_activity()
                 budget = self._source.budget
                 net = self._net_schedule()
@@ -295,25 +325,39 @@ class PollEngine:
         catch-up searches from about then after a start)."""
         return await self._store.last_seen.newest_finish()
 
-    async def deliver_found(self, sub: Subsession) -> int:
-        """A race the live watcher found, through the cycle's own pipeline: one card per server
-        naming every driver it tracks in the race, claimed in the outbox, then the watermarks of
-        those pairs moved past it, so the safety net neither posts it again nor counts a miss.
-        Returns the servers for which it is settled."""
+    async def deliver_found(self, sub: Subsession, *, found_by: str = "live") -> int:
+        """A race the live watcher (or its catch-up) found, through the cycle's own pipeline: one
+        card per server naming every driver it tracks in the race, claimed in the outbox, then the
+        watermarks of those pairs moved past it, so the safety net neither posts it again nor
+        counts a miss. It is written down as owed first (in memory while the store fails), so a
+        failure here delays it and loses nothing: ``run_owed`` asks again. Returns the servers
+        for which it is settled."""
+        await self._owed.found(sub.subsession_id, int(sub.start_time.timestamp()), found_by)
+        settled, complete = await self._deliver_owed(sub)
+        if complete:
+            await self._owed.settled(sub.subsession_id)
+        return len(settled)
+
+    async def _deliver_owed(self, sub: Subsession) -> tuple[list[int], bool]:
+        """Post a fetched race to every server it is owed to: (servers settled, all of them)."""
         cycle = await self._open_cycle(among=sub.cust_ids())  # this race's drivers, not everyone's
         s = sub.subsession_id
         ref = RaceRef(int(sub.start_time.timestamp()), s)
         racing = sub.cust_ids() & cycle.tracking.keys()
         if not racing:
-            return 0
+            return [], True
         finished = self._finish_of(sub)
         for c in racing:
             self._scheduler.saw_race(c, finished)
         cycle.marks = await self._store.last_seen.for_cust_ids(racing)
+        cycle.tracked_since = await self._store.drivers.tracked_since(racing)
         audience = card_audience(racing, cycle.tracking)
         young = age(ref, cycle.oldest_postable, finished_at=finished) == "young"
-        # A pair without a watermark is left to its own poll, which sets its baseline.
-        guilds = sorted(also_new_for(ref, audience, cycle.marks, young=True))
+        new, late = owed_for(ref, audience, cycle.marks, cycle.tracked_since)
+        # Late: a later race moved the watermark past this one while it waited; the outbox knows.
+        late_open = [g for g in sorted(late) if not self._outbox.handled(g, s)]
+        late_open = [g for g in late_open if not await self._store.posts.decided(g, [s])]
+        guilds = sorted(new | set(late_open))
         settled = [g for g in guilds if self._outbox.handled(g, s)]
         needed = [g for g in guilds if g not in settled]
         if young:
@@ -326,7 +370,67 @@ class PollEngine:
             for c in sorted(audience[g]):
                 if (g, c) in cycle.marks:
                     await self._store.last_seen.advance(g, c, s, finished)
-        return len(settled)
+        return settled, len(settled) == len(guilds)
+
+    async def owe(self, subsession_id: int, started_at: int, found_by: str, *, hold: float = 0.0) -> None:
+        """A race with tracked drivers whose results are not had yet: written down, so that
+        ``run_owed`` (of any process) asks for it once ``hold`` seconds have passed, until its
+        results come or iRacing has no such race. Never raises (kept in memory meanwhile)."""
+        await self._owed.found(subsession_id, started_at, found_by, wait=hold)
+
+    async def hold_owed(self, subsession_ids: list[int], seconds: float) -> None:
+        """The live watcher still has these races in hand: nobody asks for them for ``seconds``."""
+        await self._owed.hold(subsession_ids, self._clock.now() + seconds)
+
+    async def run_owed(self) -> int:
+        """Ask again for the races owed whose next try has come (this process's, or a dead
+        one's), and post them; returns how many were settled. One run at a time; a store that
+        does not answer leaves them for the next run."""
+        if self._owed_lock.locked():
+            return 0
+        async with self._owed_lock:
+            try:
+                await self._owed.flush()
+                due = await self._owed.due()
+            except Exception:
+                log.warning("could not read the races owed; trying again later", exc_info=True)
+                self._metrics.poll_errors_total.labels("store").inc()
+                return 0
+            settled = 0
+            for race in due:
+                try:
+                    if await self._owed.take(race.subsession_id):
+                        settled += await self._retry_owed(race)
+                except Exception:
+                    log.exception("could not retry a race owed", extra={"subsession_id": race.subsession_id})
+                    self._metrics.poll_errors_total.labels("owed").inc()
+            if settled or due:
+                await self._owed.purge()
+            return settled
+
+    async def _retry_owed(self, race: PendingRace) -> int:
+        s = race.subsession_id
+        try:
+            async with self._pacer.slot():
+                sub = await self._source.get_subsession(s)
+        except Exception as exc:
+            self.note_iracing(exc)
+            if isinstance(exc, RateLimitedError):
+                self._pacer.hold_until(exc.reset_at)
+            log.warning("could not fetch a race owed", extra={"subsession_id": s, "error": type(exc).__name__})
+            return 1 if await self._owed.failed(race, exc) else 0
+        self.note_iracing(None)
+        try:
+            _, complete = await self._deliver_owed(sub)
+        except Exception:
+            log.exception("could not post a race owed", extra={"subsession_id": s})
+            self._metrics.poll_errors_total.labels("owed").inc()
+            complete = False
+        if not complete:
+            await self._owed.failed_to_post(race)
+            return 0
+        await self._owed.settled(s)
+        return 1
 
     def attach_unofficial(self, hook: UnofficialHook | None) -> None:
         self._unofficial = hook
@@ -414,6 +518,7 @@ class PollEngine:
             self._iracing_failure(cycle, exc, "recent_races", cust_id=cust_id)
             cycle.counts.driver_errors += 1
             return
+        self.note_iracing(None)
         cycle.counts.drivers_polled += 1
         self._scheduler.polled(cust_id, cycle.started_at)
         if races:
@@ -489,6 +594,8 @@ class PollEngine:
         results = await asyncio.gather(
             *(self._post_once(cycle, g, ref, fetched, audience.get(g, frozenset()) | {cust_id}) for g in needed)
         )
+        if s in cycle.owed and all(results):
+            await self._owed.settled(s)  # owed after an earlier failure: paid now
         return settled + [g for g, ok in zip(needed, results, strict=True) if ok]
 
     async def _subsession(self, cycle: CycleState, ref: RaceRef) -> Fetch:
@@ -500,22 +607,37 @@ class PollEngine:
         return await asyncio.shield(task)
 
     async def _fetch_subsession(self, cycle: CycleState, ref: RaceRef) -> Fetch:
+        """results/get of a race a driver's list shows. A failure is never final on its own: the
+        race is owed (written down) and asked again with backoff; only a race given up (iRacing
+        said twice, minutes apart, it has no such subsession) is settled without a post."""
+        s = ref.subsession_id
+        owed = await self._owed.row(s)
+        if owed is not None:
+            cycle.owed[s] = owed
+            if owed.gave_up_at is not None:
+                return "skip"  # given up, logged and counted once: its watermarks move past it
+            if owed.next_try_at > self._now():
+                return "retry"  # its backoff (or another process's try) is not over
         try:
             async with self._pacer.slot():
-                sub = await self._source.get_subsession(ref.subsession_id)
-        except (ParseError, NotFoundError) as exc:
-            kind = "parse" if isinstance(exc, ParseError) else "not_found"
-            log.warning(
-                "skipping a subsession iRacing cannot give us",
-                extra={"subsession_id": ref.subsession_id, "error": type(exc).__name__},
-            )
-            self._metrics.poll_errors_total.labels(f"subsession_{kind}").inc()
-            cycle.counts.subsession_errors += 1
-            return "skip"
+                sub = await self._source.get_subsession(s)
         except Exception as exc:
-            self._iracing_failure(cycle, exc, "subsession", subsession_id=ref.subsession_id)
+            self.note_iracing(exc)
+            if isinstance(exc, (ParseError, NotFoundError)):
+                kind = "parse" if isinstance(exc, ParseError) else "not_found"
+                log.warning(
+                    "a subsession iRacing could not give us; asking again later",
+                    extra={"subsession_id": s, "error": type(exc).__name__},
+                )
+                self._metrics.poll_errors_total.labels(f"subsession_{kind}").inc()
+            else:
+                self._iracing_failure(cycle, exc, "subsession", subsession_id=s)
             cycle.counts.subsession_errors += 1
-            return "retry"
+            if owed is None:
+                owed = PendingRace(s, ref.started_at, self._now(), "poll", next_try_at=self._now())
+                cycle.owed[s] = owed
+            return "skip" if await self._owed.failed(owed, exc) else "retry"
+        self.note_iracing(None)
         cycle.counts.subsessions_fetched += 1
         self._finish_of(sub)
         await self._share(cycle, ref, sub)
@@ -657,6 +779,7 @@ class PollEngine:
     # --- bookkeeping -------------------------------------------------------------------------------
 
     def _iracing_failure(self, cycle: CycleState, exc: Exception, kind: str, **ids: int) -> None:
+        self.note_iracing(exc)
         if isinstance(exc, MaintenanceError):
             if cycle.aborted is None:
                 log.info("iRacing is in maintenance; skipping the rest of this cycle")

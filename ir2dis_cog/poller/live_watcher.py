@@ -53,6 +53,7 @@ from .live_rules import (
     results_due,
     watched_now,
 )
+from .owed import LEASE, ROSTER
 from .ports import Clock
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ log = logging.getLogger("red.ir2dis.poller.live")
 
 LOAD_WINDOW = 600.0  # the watcher's request rate is averaged over this many seconds
 WORKERS = 4  # roster reads in flight at once (the pacer spaces them anyway)
+OWED_EVERY = 30.0  # the races owed (any process's) are looked at this often from the watcher's ticks
 
 
 class LiveSource(Protocol):
@@ -140,6 +142,11 @@ class LiveWatcher:
         self._deliveries: set[asyncio.Task[None]] = set()
         # Races that ended while nobody watched, found by race once the watcher is healthy.
         self._catchup = CatchUp(engine, metrics, clock, self._request, self._failed)
+        # Since when requests or the store failed: once a tick goes through again, the catch-up
+        # searches what ended meanwhile, whatever the watcher's health.
+        self._trouble_since: float | None = None
+        self._troubled_tick = False
+        self._next_owed = 0.0
         engine.attach_live(self)
 
     def start(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -254,16 +261,47 @@ class LiveWatcher:
         """Read the live list when it is due, then ask for the results that are due; the races
         found are posted in tasks of their own, waited for here unless ``settle`` is False."""
         with self._lane():
-            if self._clock.now() >= self._next_list:
-                self._next_list = self._clock.now() + self._period
-                await self._read_list()
-            await self._read_results()
+            self._troubled_tick = False
+            try:
+                if self._clock.now() >= self._next_list:
+                    self._next_list = self._clock.now() + self._period
+                    await self._read_list()
+                await self._read_results()
+            except Exception:
+                self._troubled()  # e.g. the store failing under a roster: caught up on once it answers
+                raise
             self._reassess(self._clock.now())
+            self._after_trouble()
+            if self._clock.now() >= self._next_owed:
+                self._next_owed = self._clock.now() + OWED_EVERY
+                self._spawn(self._run_owed())
             if self._catchup.due(self._clock.now()):
                 # In a task of its own (tens of results/get): the next live list does not wait for it.
                 self._spawn(self._catchup.step(cast(CatchUpSource, self._source()), self._watched, self._caught))
         if settle:
             await self.settle()
+
+    async def _run_owed(self) -> None:
+        await self._engine.run_owed()
+
+    def _troubled(self) -> None:
+        self._troubled_tick = True
+        if self._trouble_since is None:
+            self._trouble_since = self._clock.now()
+
+    def _after_trouble(self) -> None:
+        """A tick that went through after a spell of failures: search what ended meanwhile."""
+        since = self._trouble_since
+        if since is None or self._troubled_tick or self._last_error is not None or self._last_list_at is None:
+            return
+        self._trouble_since = None
+        self._catchup.begin(since - MARGIN)
+        log_event(
+            log,
+            "live_catchup_after_failures",
+            "requests go through again after a spell of failures; catching up on races that ended meanwhile",
+            failing_seconds=round(self._clock.now() - since),
+        )
 
     async def settle(self) -> None:
         """Wait until the posts of every race found so far are done."""
@@ -293,6 +331,7 @@ class LiveWatcher:
             self._last_error = _plain(exc)
             self._failed("live_list", exc)
             return
+        self._engine.note_iracing(None)
         now = self._clock.now()
         self._last_list_at, self._last_error, self._last_races = now, None, len(races)
         step = on_live_list(self._watches, races, now)
@@ -300,7 +339,13 @@ class LiveWatcher:
         self._listed = {r.subsession_id: r for r in races}
         if step.rosters:
             await self._read_rosters(step.rosters)
+        # Races this watcher has in hand are left to it; were it to die, any process asks for them.
+        held = [sid for sid, w in self._watches.items() if w.phase in ("live", "awaiting")]
+        await self._engine.hold_owed(held, self._hold())
         self._metrics.live_races_watched.set(watched_now(self._watches))
+
+    def _hold(self) -> float:
+        return max(5 * self._period, float(LEASE))
 
     async def _read_rosters(self, subsession_ids: Iterable[int]) -> None:
         queue = list(subsession_ids)
@@ -328,6 +373,9 @@ class LiveWatcher:
         tracked = await self._engine.tracked_drivers(e.cust_id for e in entries) if entries else frozenset()
         w = on_roster(self._watches[subsession_id], (e.cust_id for e in entries), tracked, self._clock.now())
         self._watches[subsession_id] = w
+        if w.phase == "live":
+            # A race found is a race owed: written down now, asked for by anyone if this process dies.
+            await self._engine.owe(subsession_id, int(w.started_at), ROSTER, hold=self._hold())
         race = self._listed.get(subsession_id)
         if self._on_track is not None and w.phase == "live" and race is not None:
             try:
@@ -357,10 +405,12 @@ class LiveWatcher:
         after = on_results(before, sub is not None, now)
         self._watches[sid] = after
         if after.phase == "given_up":
+            # No longer in this watcher's hand: the races owed ask on with backoff (any process).
+            await self._engine.owe(sid, int(after.started_at), "live")
             log_event(
                 log,
                 "live_gave_up",
-                f"no results for subsession {sid} two hours after its end; leaving it to the safety net",
+                f"no results for subsession {sid} two hours after its end; asked again with backoff",
                 level=logging.WARNING,
                 subsession_id=sid,
                 tries=after.tries,
@@ -386,8 +436,9 @@ class LiveWatcher:
 
     async def _deliver_caught(self, sid: int, sub: Subsession) -> None:
         try:
-            servers = await self._engine.deliver_found(sub)
+            servers = await self._engine.deliver_found(sub, found_by="catchup")
         except Exception:
+            self._troubled()
             log.exception("could not post a race the catch-up found", extra={"subsession_id": sid})
             self._metrics.poll_errors_total.labels("live_deliver").inc()
             self._catchup.retry(sid)
@@ -406,6 +457,9 @@ class LiveWatcher:
         try:
             servers = await self._engine.deliver_found(sub)
         except Exception:
+            # It is owed (written down, or kept in memory while the store fails): asked again here
+            # after the usual wait, and by the races owed of any process.
+            self._troubled()
             log.exception("could not post a race the live watcher found", extra={"subsession_id": sid})
             self._metrics.poll_errors_total.labels("live_deliver").inc()
             self._watches[sid] = on_results(before, False, now)  # asked again after the usual wait
@@ -423,6 +477,9 @@ class LiveWatcher:
     # --- bookkeeping -------------------------------------------------------------------------------
 
     def _failed(self, kind: str, exc: Exception, **ids: int) -> None:
+        self._engine.note_iracing(exc)
+        if not isinstance(exc, NotFoundError):  # results not out yet is no failure
+            self._troubled()
         if isinstance(exc, RateLimitedError):
             self._engine.hold_until(exc.reset_at)
         label = kind if isinstance(exc, IRacingError) else "unexpected"

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from ir2dis_cog.core.kinds import wanted
+from ir2dis_cog.core.records import PendingRace
 from ir2dis_cog.iracing.errors import NotFoundError, ParseError, RateLimitedError
 from ir2dis_cog.iracing.leagues import LeagueSeason, LeagueSession
 from ir2dis_cog.iracing.models import HostedSession, Subsession
@@ -28,6 +30,7 @@ from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.poller import hosted as rules
 from ir2dis_cog.poller import leagues as league_rules
+from ir2dis_cog.poller.owed import after_failure
 from ir2dis_cog.poller.ports import Clock
 from ir2dis_cog.store import HostedWatch, Store
 
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("red.ir2dis.poller.unofficial")
 
-UNREADABLE: Final = "unreadable"  # results/get answered, but not in a shape we can read
+UNREADABLE: Final = "unreadable"  # results/get answered unreadably for over a day: given up
 _MEMORY = 50_000  # (server, race) decisions remembered, so each is logged and counted once
 
 
@@ -67,7 +70,8 @@ class UnofficialRaces:
         self._metrics = metrics or Metrics()
         self._source_of = source
         self._not_posted: set[tuple[int, int]] = set()  # (guild, subsession) logged and counted
-        self._unreadable: set[int] = set()
+        # Races whose answers could not be read: asked again with backoff (poller/owed.py's rules).
+        self._unreadable: dict[int, PendingRace] = {}
         self._seasons: dict[int, tuple[float, list[LeagueSeason]]] = {}  # league -> (read at, seasons)
         self._season_state: dict[int, league_rules.SeasonState] = {}
         self._done: set[tuple[int, int]] = set()  # (guild, subsession) settled by this process
@@ -135,7 +139,7 @@ class UnofficialRaces:
                 failed.append(row)
                 continue
             if isinstance(sub, str):
-                continue  # logged and counted; asking again would not help
+                continue  # given up after a day of unreadable answers: logged and counted
             self._metrics.unofficial_races_found_total.labels(sub.kind, "driver").inc()
             finished = rules.end_of(row) or now
             refused: dict[int, str] = {}
@@ -238,26 +242,49 @@ class UnofficialRaces:
     # --- shared ------------------------------------------------------------------------------------
 
     async def _subsession(self, subsession_id: int) -> Subsession | str | None:
-        """The race's results; None when they are not out yet (tried again), ``UNREADABLE`` when
-        iRacing's answer cannot be read (logged and counted once, not asked again)."""
+        """The race's results; None when they are not out yet or could not be read (tried again,
+        with backoff), ``UNREADABLE`` once its answers stayed unreadable for over a day (logged
+        and counted once, not asked again): a truncated or half-written answer is transient."""
+        now = int(self._clock.now())
+        bad = self._unreadable.get(subsession_id)
+        if bad is not None and bad.gave_up_at is not None:
+            return UNREADABLE
+        if bad is not None and bad.next_try_at > now:
+            return None  # its backoff is not over
         try:
             async with self._engine.slot():
                 self._request("result")
-                return await self._source.get_subsession(subsession_id)
+                sub = await self._source.get_subsession(subsession_id)
         except NotFoundError:
             return None
-        except ParseError:
-            if subsession_id not in self._unreadable:
-                self._unreadable.add(subsession_id)
-                self._metrics.unofficial_not_posted_total.labels(UNREADABLE).inc()
-                log_event(
-                    log,
-                    "unofficial_unreadable",
-                    f"not posting hosted or league race {subsession_id}: iRacing's results cannot be read",
-                    level=logging.WARNING,
-                    subsession_id=subsession_id,
-                )
+        except ParseError as exc:
+            verdict = after_failure(bad or PendingRace(subsession_id, now, now, "unofficial"), exc, now)
+            if len(self._unreadable) >= _MEMORY:
+                self._unreadable.clear()
+            if verdict.give_up is None:
+                if bad is None:
+                    log_event(
+                        log,
+                        "unofficial_unreadable",
+                        f"hosted or league race {subsession_id}: iRacing's results cannot be read; asking again",
+                        level=logging.WARNING,
+                        subsession_id=subsession_id,
+                    )
+                self._unreadable[subsession_id] = verdict.race
+                return None
+            self._unreadable[subsession_id] = replace(verdict.race, gave_up_at=now, give_up_reason=UNREADABLE)
+            self._metrics.unofficial_not_posted_total.labels(UNREADABLE).inc()
+            log_event(
+                log,
+                "unofficial_not_posted",
+                f"not posting hosted or league race {subsession_id}: its results stayed unreadable for over a day",
+                level=logging.WARNING,
+                subsession_id=subsession_id,
+                reason=UNREADABLE,
+            )
             return UNREADABLE
+        self._unreadable.pop(subsession_id, None)
+        return sub
 
     async def _deliver(
         self, sub: Subsession, followers: frozenset[int], wants: Callable[[int, int], bool]

@@ -22,10 +22,11 @@ from ir2dis_cog.core.driver_input import (
     pick_candidate,
 )
 from ir2dis_cog.core.records import DEFAULT_POST_STYLE, POST_STYLES
-from ir2dis_cog.core.status_text import StatusView, format_status
+from ir2dis_cog.core.status_text import StatusView, format_status, store_outage_text
 from ir2dis_cog.core.tracking import RaceRef, baseline_mark, newest_race
 from ir2dis_cog.iracing.errors import IRacingError
 from ir2dis_cog.poller.live_watcher import WATCHER_OFF
+from ir2dis_cog.poller.owed import reason_words
 from ir2dis_cog.red.abc import MixinMeta
 from ir2dis_cog.red.errors import UserFacingError, iracing_failure
 from ir2dis_cog.red.publisher import missing_permissions
@@ -324,8 +325,25 @@ class IRacingCommands(MixinMeta):
     async def iracing_status(self, ctx: commands.Context) -> None:
         """How the poller is doing, and whether this server's posts are getting through."""
         store, client, settings = self._ready()
+        # A database that does not answer may take seconds to say so: more than Discord waits.
+        await ctx.defer(ephemeral=True)
         engine_status = self.engine.status() if self.engine is not None else None
         week_ago = int(time.time()) - 7 * 86_400
+        guild_id = self._guild_id(ctx)
+        try:
+            pending = await store.posts.pending_count(guild_id)
+            pending_all = await store.posts.pending_count()
+            # A week back: older failures were either retried through or long dropped.
+            last_failure = await store.posts.last_failure(guild_id, since=week_ago)
+            not_posted = await store.posts.dropped_count(guild_id, since=week_ago)
+            races_owed = await store.pending.waiting()
+            given_up = await store.pending.given_up(since=week_ago)
+        except Exception:
+            if await store.ping():
+                raise  # the database answers: a bug, for the error handler
+            since = self.engine.store_failing_since() if self.engine is not None else None
+            await self._reply(ctx, store_outage_text(since, now=time.time()))
+            return
         spent = client.usage()  # iRacing's whole budget, and who spent the last window of it
         view = StatusView(
             last_cycle_at=engine_status.last_cycle_at if engine_status else None,
@@ -337,10 +355,12 @@ class IRacingCommands(MixinMeta):
             requests_by_lane=tuple(spent.by_lane.items()),
             interactive_cap=spent.interactive_cap,
             interactive_share=spent.interactive_share,
-            pending_posts=await store.posts.pending_count(self._guild_id(ctx)),
-            # A week back: older failures were either retried through or long dropped.
-            last_failure=await store.posts.last_failure(self._guild_id(ctx), since=week_ago),
-            not_posted=await store.posts.dropped_count(self._guild_id(ctx), since=week_ago),
+            pending_posts=pending,
+            pending_all=pending_all,
+            last_failure=last_failure,
+            not_posted=not_posted,
+            races_owed=races_owed,
+            given_up=tuple((r.subsession_id, reason_words(r.give_up_reason)) for r in given_up),
             missing_credentials=tuple(settings.missing_iracing_credentials()),
             live=self.watcher.status() if self.watcher is not None else WATCHER_OFF,
             accounts=account_lines_of(self.pool),

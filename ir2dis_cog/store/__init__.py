@@ -18,6 +18,7 @@ from .database import (
 )
 from .leagues_repo import HostedWatch, HostedWatchRepo, LeagueFollow, LeagueFollowRepo, RaceKindsRepo
 from .migrate import apply_migrations
+from .pending_repo import PendingRaceRepo
 from .repo import (
     AuthStateRepo,
     GuildRepo,
@@ -65,6 +66,7 @@ class Store:
     live_notices: LiveNoticeRepo
     work: WorkLeaseRepo
     account_auth: AccountAuthStateRepo
+    pending: PendingRaceRepo
 
     @property
     def dialect(self) -> str:
@@ -116,4 +118,5 @@ async def open_store(
         live_notices=LiveNoticeRepo(db),
         work=WorkLeaseRepo(db),
         account_auth=AccountAuthStateRepo(db, clock=clock),
+        pending=PendingRaceRepo(db),
     )

@@ -427,9 +427,17 @@ class PostRepo:
         g, s, state, message_id, attempts, error = row
         return PostRecord(int(g), int(s), str(state), int(message_id) if message_id else None, int(attempts), error)
 
-    async def pending_count(self, guild_id: int) -> int:
-        sql = "SELECT COUNT(*) FROM post_history WHERE guild_id = ? AND state = 'pending'"
-        return int(await self._db.fetchval(sql, (validate_id(guild_id, "guild id"),)) or 0)
+    async def pending_count(self, guild_id: int | None = None) -> int:
+        """Posts claimed and waiting (a channel unavailable, Discord failing), with their copies in
+        other channels: of one server, or of every server (None)."""
+        where, params = (
+            ("guild_id = ? AND ", (validate_id(guild_id, "guild id"),)) if guild_id is not None else ("", ())
+        )
+        total = 0
+        for table in ("post_history", "post_copy"):
+            sql = f"SELECT COUNT(*) FROM {table} WHERE {where}state = 'pending'"  # noqa: S608
+            total += int(await self._db.fetchval(sql, params) or 0)
+        return total
 
     async def last_failure(self, guild_id: int, *, since: int = 0) -> str | None:
         """Why the newest post still unposted (waiting, or dropped) since ``since`` failed.

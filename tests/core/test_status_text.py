@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir2dis_cog.core.status_text import StatusView, format_status
+from ir2dis_cog.core.status_text import StatusView, format_status, store_outage_text
 
 
 def test_status_shows_every_fact() -> None:
@@ -70,3 +70,26 @@ def test_the_live_watcher_line_says_its_state_and_why() -> None:
         "0 missed in the last day; catching up on races that ended while it was not watching;"
         " 12 found by its catch-up in the last day"
     )
+
+
+def test_a_database_outage_is_one_plain_sentence_saying_since_when() -> None:
+    since = 1_770_000_000.0  # 02:40 UTC
+    text = store_outage_text(since, now=since + 180)
+    assert text == (
+        "The database is unreachable since 02:40 UTC (3 min ago); "
+        "race results wait and will be posted once it answers again."
+    )
+    assert "\n" not in text
+    assert store_outage_text(None, now=since).startswith("The database is unreachable right now;")
+
+
+def test_status_counts_every_waiting_post_and_names_the_races_given_up() -> None:
+    given_up = tuple((9000 + i, "iRacing has no such race") for i in range(7))
+    view = StatusView(None, 0, "ok", None, None, None, 1, None, pending_all=3, races_owed=2, given_up=given_up)
+    text = format_status(view, now=5.0)
+    assert "Posts pending for this server: 1 (3 in all servers)" in text
+    assert "waiting for iRacing's results (asked again): 2" in text
+    assert "could not give us in the last 7 days: 7: 9000 (iRacing has no such race)" in text
+    assert "9004 (iRacing has no such race) and 2 more" in text and "9005" not in text
+    quiet = format_status(StatusView(None, 0, "ok", None, None, None, 0, None, pending_all=0), now=5.0)
+    assert "all servers" not in quiet and "given" not in quiet and "iRacing's results" not in quiet

@@ -239,7 +239,7 @@ class BadResult:
         return await self._client.get_subsession(subsession_id)
 
 
-async def test_the_hosted_check_uses_the_source_it_is_given_and_an_unreadable_race_is_counted_once(
+async def test_the_hosted_check_uses_the_source_it_is_given_and_an_unreadable_race_is_asked_again(
     store: Store,
     fake: FakeIRacing,
     clock: ManualClock,
@@ -262,5 +262,11 @@ async def test_the_hosted_check_uses_the_source_it_is_given_and_an_unreadable_ra
         await engine.run_cycle()
         clock.advance(120)
     assert publisher.all_posts() == [(C1, good)]
-    assert source.asked == 1  # given up at once: asking again would not help
-    assert _value(metrics, "ir2dis_unofficial_not_posted_total", reason="unreadable") == 1
+    # A bad answer is transient: asked again once its backoff (1, then 2 min) is over, not given up.
+    assert source.asked == 3
+    assert _value(metrics, "ir2dis_unofficial_not_posted_total", reason="unreadable") == 0
+    source.bad = 0  # the answer reads again: posted once
+    clock.advance(300)
+    await engine.run_cycle()
+    await engine.run_cycle()
+    assert publisher.all_posts() == sorted([(C1, good), (C1, bad)])

@@ -21,6 +21,7 @@ ALL_MIGRATIONS = [
     "0007_server_choices",
     "0008_weekly_digest",
     "0010_live_notice",
+    "0011_pending_race",
 ]
 
 
