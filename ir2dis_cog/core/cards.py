@@ -53,9 +53,9 @@ class DriverLine:
 
     cust_id: int
     name: str
-    laps_complete: int
-    laps_led: int
-    incidents: int
+    laps_complete: int | None
+    laps_led: int | None
+    incidents: int | None
     best_lap_time: float | None
     old_irating: int | None
     new_irating: int | None
@@ -72,9 +72,9 @@ class TeamLine:
 
     team_id: int
     name: str
-    laps_complete: int
-    laps_led: int
-    incidents: int
+    laps_complete: int | None
+    laps_led: int | None
+    incidents: int | None
     best_lap_time: float | None
 
 
@@ -82,21 +82,22 @@ class TeamLine:
 class EntryLine:
     """One car in the race that carries at least one tracked driver."""
 
-    car_name: str
-    class_name: str
+    car_name: str | None
+    class_name: str | None
     class_sof: int | None
     class_size: int | None
     finish_position: int | None
     finish_position_in_class: int | None
     start_position: int | None
     start_position_in_class: int | None
-    reason_out: str
+    reason_out: str | None
     team: TeamLine | None
     drivers: tuple[DriverLine, ...]
 
     @property
     def finished_running(self) -> bool:
-        return self.reason_out.strip().lower() == "running"
+        """Unless iRacing says why the car stopped, it is taken as running (no "out:" line)."""
+        return not dropped_out(self.reason_out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +106,12 @@ class FieldLine:
 
     finish_position: int | None
     name: str  # the driver, or the team in a team race
-    car_name: str
-    class_name: str
-    laps_complete: int
+    car_name: str | None
+    class_name: str | None
+    laps_complete: int | None
     interval: float | None  # seconds behind the winner; None for the winner, lapped or unknown
-    laps_down: int
-    reason_out: str
+    laps_down: int  # 0 when either lap count is unknown
+    reason_out: str | None
     champ_points: int | None
     tracked: bool
 
@@ -118,12 +119,12 @@ class FieldLine:
 @dataclass(frozen=True, slots=True)
 class RaceCard:
     subsession_id: int
-    series_name: str
-    track_name: str
+    series_name: str | None
+    track_name: str | None
     track_config: str | None
     start_epoch: int
     start_local: str  # the start in the server's zone, e.g. "Sat 22 Nov 08:00 CET"
-    official: bool
+    official: bool | None  # None: the results did not say
     event_sof: int | None
     split_number: int | None
     num_splits: int
@@ -177,6 +178,32 @@ def results_url(subsession_id: int) -> str:
 
 def league_url(league_id: int) -> str:
     return LEAGUE_URL.format(id=int(league_id))
+
+
+def dropped_out(reason_out: str | None) -> bool:
+    """Whether iRacing says the car stopped before the flag ("Disconnected", "DQ"...)."""
+    return reason_out is not None and reason_out.strip().lower() != "running"
+
+
+def is_disqualified(reason_out: str | None) -> bool:
+    return reason_out is not None and reason_out.strip().upper().startswith("DQ")
+
+
+def race_title(kind: str, series_name: str | None, session_name: str | None) -> str:
+    """What a card is called: an unofficial race by its session's name, an official one by its
+    series; without either, what kind of race it is."""
+    if kind != "official" and session_name:
+        return session_name
+    if series_name:
+        return series_name
+    return {"league": "League race", "hosted": "Hosted race"}.get(kind, "Official race")
+
+
+def laps_behind(winner_laps: int | None, laps: int | None) -> int:
+    """Laps down on the winner; 0 when either count is unknown (the gap then says what it can)."""
+    if winner_laps is None or laps is None:
+        return 0
+    return max(0, winner_laps - laps)
 
 
 def ratings_changed(driver: DriverLine) -> bool:
@@ -291,16 +318,21 @@ def build_card(
         league_season_name=subsession.league_season_name,
         session_name=subsession.session_name,
         host_name=subsession.host_name,
-        cars=tuple(dict.fromkeys(r.car_name for r in subsession.results if r.car_name)) if unofficial else (),
+        cars=cars_raced(subsession) if unofficial else (),
         field=field,
         more_field=max(0, len(subsession.results) - len(field)) if unofficial else 0,
     )
 
 
+def cars_raced(subsession: Subsession) -> tuple[str, ...]:
+    """The cars of the race, in order of their best finish (a row without its car adds none)."""
+    return tuple(dict.fromkeys(r.car_name for r in subsession.results if r.car_name))
+
+
 def field_lines(subsession: Subsession, tracked: Mapping[int, str], limit: int) -> tuple[FieldLine, ...]:
     """The first ``limit`` cars of the race in finishing order, tracked or not."""
     rows = subsession.results[: max(0, limit)]
-    winner_laps = subsession.results[0].laps_complete if subsession.results else 0
+    winner_laps = subsession.results[0].laps_complete if subsession.results else None
     out: list[FieldLine] = []
     for row in rows:
         members = row.drivers if isinstance(row, TeamResult) else (row,)
@@ -314,10 +346,10 @@ def field_lines(subsession: Subsession, tracked: Mapping[int, str], limit: int) 
                 finish_position=row.finish_position,
                 name=name,
                 car_name=row.car_name,
-                class_name=row.car_class_short_name or row.car_class_name,
+                class_name=row.class_label,
                 laps_complete=row.laps_complete,
                 interval=row.interval,
-                laps_down=max(0, winner_laps - row.laps_complete),
+                laps_down=laps_behind(winner_laps, row.laps_complete),
                 reason_out=row.reason_out,
                 champ_points=row.champ_points,
                 tracked=is_tracked,
@@ -354,12 +386,12 @@ def _entry_line(
 ) -> EntryLine:
     car_class = subsession.car_class(row.car_class_id)
     class_size = car_class.num_entries if car_class is not None else None
-    if class_size is None:
+    if class_size is None and row.car_class_id is not None:
         # Not announced in car_classes: count the class's cars in the race.
         class_size = sum(1 for r in subsession.results if r.car_class_id == row.car_class_id)
     return EntryLine(
         car_name=row.car_name,
-        class_name=row.car_class_short_name or row.car_class_name,
+        class_name=row.class_label or (car_class.label if car_class is not None else None),
         class_sof=car_class.strength_of_field if car_class is not None else None,
         class_size=class_size,
         finish_position=row.finish_position,
@@ -408,6 +440,18 @@ def format_gain(start: int | None, finish: int | None) -> str:
     return "±0"
 
 
+def format_laps(count: int | None) -> str:
+    """``1 lap``, ``12 laps``; ``—`` when unknown."""
+    if count is None:
+        return MISSING
+    return f"{count} lap" if count == 1 else f"{count} laps"
+
+
+def format_incidents(count: int | None) -> str:
+    """``4x`` as the sim writes incidents; ``—`` when unknown."""
+    return MISSING if count is None else f"{count}x"
+
+
 def format_signed(delta: int) -> str:
     return f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"-{-delta}")
 
@@ -452,8 +496,11 @@ def format_safety(old_level: int | None, old_sub: int | None, new_level: int | N
     return f"{old} → {new}"
 
 
-def track_label(name: str, config: str | None) -> str:
-    """A track as the cards show it: "Spa · Grand Prix", or the name alone without a config."""
+def track_label(name: str | None, config: str | None) -> str | None:
+    """A track as the cards show it: "Spa · Grand Prix", or the name alone without a config;
+    None when iRacing named no track (the card leaves the line out)."""
+    if not name:
+        return None
     return name + (f" · {config}" if config else "")
 
 

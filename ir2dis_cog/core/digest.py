@@ -15,6 +15,9 @@ from .podium import class_position
 WEEK = 7 * 86_400
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 TOP = 3  # gains and losses shown
+# The stored row's column is NOT NULL: a driver whose incidents iRacing left out is kept with this,
+# and counts in no incident figure (as a -1 iRating counts in no iRating figure).
+UNKNOWN_INCIDENTS = -1
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,10 @@ class DigestRow:
     cust_id: int
     name: str
     finished_at: int
-    series_name: str
+    series_name: str  # "" when iRacing named no series
     class_position: int | None
     class_start: int | None
-    incidents: int
+    incidents: int  # UNKNOWN_INCIDENTS when iRacing did not say
     old_irating: int | None
     new_irating: int | None
     series_id: int | None = None
@@ -63,10 +66,10 @@ def rows_of(
                     d.cust_id,
                     d.name,
                     finished_at,
-                    card.series_name,
+                    card.series_name or "",
                     class_position(entry),
                     start,
-                    d.incidents,
+                    UNKNOWN_INCIDENTS if d.incidents is None else d.incidents,
                     d.old_irating,
                     d.new_irating,
                     series_id,
@@ -113,8 +116,9 @@ def build_digest(week: str, rows: Iterable[DigestRow]) -> Digest:
             deltas.append(Standout(name[c], sum(known), len(known)))
     gains = tuple(sorted((d for d in deltas if d.value > 0), key=lambda d: (-d.value, d.name))[:TOP])
     losses = tuple(sorted((d for d in deltas if d.value < 0), key=lambda d: (d.value, d.name))[:TOP])
+    counted = {c: known for c, rs in by_driver.items() if (known := [r.incidents for r in rs if r.incidents >= 0])}
     cleanest = min(
-        (Standout(name[c], sum(r.incidents for r in rs) / len(rs), len(rs)) for c, rs in by_driver.items()),
+        (Standout(name[c], sum(incs) / len(incs), len(incs)) for c, incs in counted.items()),
         key=lambda s: (s.value, -s.races, s.name),
         default=None,
     )

@@ -99,7 +99,7 @@ class RaceFacts:
     category_name: str | None
     sof: int | None
     series_id: int | None
-    series_name: str
+    series_name: str | None
 
     @property
     def categories(self) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ class OnTrack:
 
     def facts(self) -> RaceFacts:
         """What a server's filters look at (the series only once the schedule named it)."""
-        return RaceFacts(self.subsession_id, self.category_id, None, self.sof, self.series_id, self.series_name or "")
+        return RaceFacts(self.subsession_id, self.category_id, None, self.sof, self.series_id, self.series_name)
 
 
 def split_of(subsession_id: int, session_id: int, live: Iterable[LiveRace]) -> tuple[int, int] | None:

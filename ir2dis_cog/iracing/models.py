@@ -9,6 +9,11 @@ Conventions, fixed here once so no caller has to remember them:
 
 A payload that breaks the promise of its endpoint (missing key, wrong type) raises one
 ``ParseError`` naming the endpoint and the place, never a ``KeyError`` from deep inside.
+
+A ``results/get`` answer promises little: iRacing leaves fields out of older, hosted and league
+results and changes its payloads without notice. Only what a card cannot be drawn without is
+required (``REQUIRED_RESULT_KEYS``); every other field is ``None`` when absent, never a made-up
+``0`` or ``""``, and the cards show "—" for it or leave the line out.
 """
 
 from __future__ import annotations
@@ -113,6 +118,10 @@ def _pos0(d: Mapping[str, Any], key: str, where: str) -> int | None:
     """A 0-based position from results/get, as 1-based; -1 means none."""
     value = _int(d, key, where)
     return None if value < 0 else value + 1
+
+
+def _opt_pos0(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    return None if d.get(key) is None else _pos0(d, key, where)
 
 
 def _pos1(d: Mapping[str, Any], key: str, where: str) -> int | None:
@@ -226,6 +235,24 @@ def parse_recent_races(payload: Any) -> list[RecentRace]:
 
 # --- results/get ------------------------------------------------------------------------------
 
+# The keys a results/get answer cannot do without, wherever they appear: the race's id and the
+# race session's rows, each with its position and who drove (a driver's id and name; a team's id,
+# name and drivers). ``start_time`` too: the poller ages and orders races by it.
+REQUIRED_RESULT_KEYS = frozenset(
+    {
+        "subsession_id",
+        "start_time",
+        "session_results",
+        "simsession_number",
+        "results",
+        "finish_position",
+        "cust_id",
+        "display_name",
+        "team_id",
+        "driver_results",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class DriverResult:
@@ -235,13 +262,13 @@ class DriverResult:
     finish_position_in_class: int | None
     starting_position: int | None
     starting_position_in_class: int | None
-    car_name: str
-    car_class_id: int
-    car_class_name: str
-    car_class_short_name: str
-    laps_complete: int
-    laps_led: int
-    incidents: int
+    car_name: str | None
+    car_class_id: int | None
+    car_class_name: str | None
+    car_class_short_name: str | None
+    laps_complete: int | None
+    laps_led: int | None
+    incidents: int | None
     best_lap_time: float | None
     average_lap: float | None
     old_irating: int | None
@@ -251,7 +278,7 @@ class DriverResult:
     old_license_level: int | None
     new_license_level: int | None
     champ_points: int | None
-    reason_out: str
+    reason_out: str | None
     team_id: int | None = None
     car_id: int | None = None
     interval: float | None = None
@@ -275,6 +302,10 @@ class DriverResult:
     def new_safety_rating(self) -> float | None:
         return safety_rating(self.new_sub_level)
 
+    @property
+    def class_label(self) -> str | None:
+        return self.car_class_short_name or self.car_class_name
+
 
 @dataclass(frozen=True, slots=True)
 class TeamResult:
@@ -284,30 +315,38 @@ class TeamResult:
     finish_position_in_class: int | None
     starting_position: int | None
     starting_position_in_class: int | None
-    car_name: str
-    car_class_id: int
-    car_class_name: str
-    car_class_short_name: str
-    laps_complete: int
-    laps_led: int
-    incidents: int
+    car_name: str | None
+    car_class_id: int | None
+    car_class_name: str | None
+    car_class_short_name: str | None
+    laps_complete: int | None
+    laps_led: int | None
+    incidents: int | None
     best_lap_time: float | None
     champ_points: int | None
-    reason_out: str
+    reason_out: str | None
     drivers: tuple[DriverResult, ...]
     average_lap: float | None = None
     car_id: int | None = None
     interval: float | None = None
     class_interval: float | None = None
 
+    @property
+    def class_label(self) -> str | None:
+        return self.car_class_short_name or self.car_class_name
+
 
 @dataclass(frozen=True, slots=True)
 class CarClass:
     car_class_id: int
-    name: str
-    short_name: str
+    name: str | None
+    short_name: str | None
     strength_of_field: int | None
     num_entries: int | None
+
+    @property
+    def label(self) -> str | None:
+        return self.short_name or self.name
 
 
 def _interval(d: Mapping[str, Any], key: str, where: str) -> float | None:
@@ -318,21 +357,31 @@ def _interval(d: Mapping[str, Any], key: str, where: str) -> float | None:
     return None if value < 0 else value / 10_000
 
 
+def _text(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    """Optional text, trimmed; blank is None (iRacing writes "" for a track without a config)."""
+    return (_opt_str(d, key, where) or "").strip() or None
+
+
+def _count(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    """A count that may be absent (laps, incidents): None then, never 0."""
+    return None if d.get(key) is None else _int(d, key, where)
+
+
 def _driver_result(r: Mapping[str, Any], where: str) -> DriverResult:
     return DriverResult(
         cust_id=_int(r, "cust_id", where),
         display_name=_str(r, "display_name", where),
         finish_position=_pos0(r, "finish_position", where),
-        finish_position_in_class=_pos0(r, "finish_position_in_class", where),
-        starting_position=_pos0(r, "starting_position", where),
-        starting_position_in_class=_pos0(r, "starting_position_in_class", where),
-        car_name=_str(r, "car_name", where),
-        car_class_id=_int(r, "car_class_id", where),
-        car_class_name=_str(r, "car_class_name", where),
-        car_class_short_name=_str(r, "car_class_short_name", where),
-        laps_complete=_int(r, "laps_complete", where),
-        laps_led=_int(r, "laps_lead", where),  # iRacing's spelling
-        incidents=_int(r, "incidents", where),
+        finish_position_in_class=_opt_pos0(r, "finish_position_in_class", where),
+        starting_position=_opt_pos0(r, "starting_position", where),
+        starting_position_in_class=_opt_pos0(r, "starting_position_in_class", where),
+        car_name=_text(r, "car_name", where),
+        car_class_id=_opt_int(r, "car_class_id", where),
+        car_class_name=_text(r, "car_class_name", where),
+        car_class_short_name=_text(r, "car_class_short_name", where),
+        laps_complete=_count(r, "laps_complete", where),
+        laps_led=_count(r, "laps_lead", where),  # iRacing's spelling
+        incidents=_count(r, "incidents", where),
         best_lap_time=_lap(r, "best_lap_time", where),
         average_lap=_lap(r, "average_lap", where),
         old_irating=_opt_int(r, "oldi_rating", where),
@@ -342,7 +391,7 @@ def _driver_result(r: Mapping[str, Any], where: str) -> DriverResult:
         old_license_level=_opt_int(r, "old_license_level", where),
         new_license_level=_opt_int(r, "new_license_level", where),
         champ_points=_opt_int(r, "champ_points", where),
-        reason_out=_str(r, "reason_out", where),
+        reason_out=_text(r, "reason_out", where),
         team_id=_opt_int(r, "team_id", where),
         car_id=_opt_int(r, "car_id", where),
         interval=_interval(r, "interval", where),
@@ -362,19 +411,19 @@ def _team_result(r: Mapping[str, Any], where: str) -> TeamResult:
         team_id=_int(r, "team_id", where),
         display_name=_str(r, "display_name", where),
         finish_position=_pos0(r, "finish_position", where),
-        finish_position_in_class=_pos0(r, "finish_position_in_class", where),
-        starting_position=_pos0(r, "starting_position", where),
-        starting_position_in_class=_pos0(r, "starting_position_in_class", where),
-        car_name=_str(r, "car_name", where),
-        car_class_id=_int(r, "car_class_id", where),
-        car_class_name=_str(r, "car_class_name", where),
-        car_class_short_name=_str(r, "car_class_short_name", where),
-        laps_complete=_int(r, "laps_complete", where),
-        laps_led=_int(r, "laps_lead", where),
-        incidents=_int(r, "incidents", where),
+        finish_position_in_class=_opt_pos0(r, "finish_position_in_class", where),
+        starting_position=_opt_pos0(r, "starting_position", where),
+        starting_position_in_class=_opt_pos0(r, "starting_position_in_class", where),
+        car_name=_text(r, "car_name", where),
+        car_class_id=_opt_int(r, "car_class_id", where),
+        car_class_name=_text(r, "car_class_name", where),
+        car_class_short_name=_text(r, "car_class_short_name", where),
+        laps_complete=_count(r, "laps_complete", where),
+        laps_led=_count(r, "laps_lead", where),
+        incidents=_count(r, "incidents", where),
         best_lap_time=_lap(r, "best_lap_time", where),
         champ_points=_opt_int(r, "champ_points", where),
-        reason_out=_str(r, "reason_out", where),
+        reason_out=_text(r, "reason_out", where),
         drivers=drivers,
         average_lap=_lap(r, "average_lap", where),
         car_id=_opt_int(r, "car_id", where),
@@ -399,15 +448,15 @@ def _sort_key(row: DriverResult | TeamResult) -> tuple[int, int]:
 @dataclass(frozen=True, slots=True)
 class Subsession:
     subsession_id: int
-    series_name: str
-    series_short_name: str
-    season_name: str
+    series_name: str | None
+    series_short_name: str | None
+    season_name: str | None
     start_time: datetime
     end_time: datetime | None
-    official: bool
-    event_type_name: str
+    official: bool | None  # None: the answer did not say (``kind`` then goes by what it shows)
+    event_type_name: str | None
     event_strength_of_field: int | None
-    track_name: str
+    track_name: str | None
     track_config: str | None
     car_classes: tuple[CarClass, ...]
     split_number: int | None
@@ -438,10 +487,16 @@ class Subsession:
 
     @property
     def kind(self) -> str:
-        """ "official", "league" (a league's session) or "hosted" (any other unofficial race)."""
+        """ "official", "league" (a league's session) or "hosted" (any other unofficial race). An
+        answer without ``official_session`` is a league's or a hosted race when it names its
+        league, session or host, else official."""
         if self.official:
             return "official"
-        return "league" if self.league_id or self.league_name else "hosted"
+        if self.league_id or self.league_name:
+            return "league"
+        if self.official is False or self.session_name or self.host_name:
+            return "hosted"
+        return "official"
 
     def driver_rows(self) -> Iterator[tuple[TeamResult | None, DriverResult]]:
         """Every driver of the race with the team they drove for (None in a solo event)."""
@@ -455,7 +510,7 @@ class Subsession:
     def cust_ids(self) -> frozenset[int]:
         return frozenset(driver.cust_id for _, driver in self.driver_rows())
 
-    def car_class(self, car_class_id: int) -> CarClass | None:
+    def car_class(self, car_class_id: int | None) -> CarClass | None:
         return next((c for c in self.car_classes if c.car_class_id == car_class_id), None)
 
     @property
@@ -463,12 +518,15 @@ class Subsession:
         return len(self.car_classes) > 1
 
 
-def _car_class(raw: Any, where: str) -> CarClass:
+def _car_class(raw: Any, where: str) -> CarClass | None:
+    """A class of the race; one without its id cannot be matched to a car and is left out."""
     c = _obj(raw, where)
+    if c.get("car_class_id") is None:
+        return None
     return CarClass(
         car_class_id=_int(c, "car_class_id", where),
-        name=_str(c, "name", where),
-        short_name=_str(c, "short_name", where),
+        name=_text(c, "name", where),
+        short_name=_text(c, "short_name", where),
         strength_of_field=_opt_int(c, "strength_of_field", where),
         num_entries=_opt_int(c, "num_entries", where),
     )
@@ -485,11 +543,14 @@ def _main_session(sessions: list[Any]) -> tuple[Mapping[str, Any], str]:
 
 
 def _split(subsession_id: int, raw_splits: Any) -> tuple[int | None, int]:
-    """(1-based split number, number of splits) from ``session_splits``."""
+    """(1-based split number, number of splits) from ``session_splits``; a split without its id
+    still counts, it only cannot be ours."""
     if raw_splits is None:
         return None, 0
     splits = _list(raw_splits, "session_splits")
-    ids = [_int(_obj(s, f"session_splits[{i}]"), "subsession_id", f"session_splits[{i}]") for i, s in enumerate(splits)]
+    ids = [
+        _opt_int(_obj(s, f"session_splits[{i}]"), "subsession_id", f"session_splits[{i}]") for i, s in enumerate(splits)
+    ]
     number = ids.index(subsession_id) + 1 if subsession_id in ids else None
     return number, len(ids)
 
@@ -498,26 +559,27 @@ def _subsession(raw: Any) -> Subsession:
     p = _obj(raw, "body")
     w = "body"
     subsession_id = _int(p, "subsession_id", w)
-    track = _obj(_get(p, "track", w), "track")
+    track = _obj(p.get("track") or {}, "track")
     main, main_where = _main_session(_list(_get(p, "session_results", w), "session_results"))
     rows = _list(_get(main, "results", main_where), f"{main_where}.results")
     results = tuple(sorted((_result_row(r, f"{main_where}.results[{i}]") for i, r in enumerate(rows)), key=_sort_key))
     split_number, num_splits = _split(subsession_id, p.get("session_splits"))
-    classes = tuple(
-        _car_class(c, f"car_classes[{i}]") for i, c in enumerate(_list(p.get("car_classes", []), "car_classes"))
-    )
+    raw_classes = _list(p.get("car_classes") or [], "car_classes")
+    classes = tuple(c for i, raw_c in enumerate(raw_classes) if (c := _car_class(raw_c, f"car_classes[{i}]")))
+    official = p.get("official_session")
+    series_name = _text(p, "series_name", w)
     return Subsession(
         subsession_id=subsession_id,
-        series_name=_str(p, "series_name", w),
-        series_short_name=_opt_str(p, "series_short_name", w) or _str(p, "series_name", w),
-        season_name=_opt_str(p, "season_name", w) or "",
+        series_name=series_name,
+        series_short_name=_text(p, "series_short_name", w) or series_name,
+        season_name=_text(p, "season_name", w),
         start_time=_time(p, "start_time", w),
         end_time=_opt_time(p, "end_time", w),
-        official=_bool(p, "official_session", w),
-        event_type_name=_opt_str(p, "event_type_name", w) or "",
+        official=None if official is None else _bool(p, "official_session", w),
+        event_type_name=_text(p, "event_type_name", w),
         event_strength_of_field=_opt_int(p, "event_strength_of_field", w),
-        track_name=_str(track, "track_name", "track").strip(),
-        track_config=(_opt_str(track, "config_name", "track") or "").strip() or None,
+        track_name=_text(track, "track_name", "track"),
+        track_config=_text(track, "config_name", "track"),
         car_classes=classes,
         split_number=split_number,
         num_splits=num_splits,
@@ -535,10 +597,10 @@ def _subsession(raw: Any) -> Subsession:
         license_category=_opt_str(p, "license_category", w),
         license_category_id=_opt_int(p, "license_category_id", w),
         league_id=_opt_id(p, "league_id", w),
-        league_name=_opt_str(p, "league_name", w) or None,
+        league_name=_text(p, "league_name", w),
         league_season_id=_opt_id(p, "league_season_id", w),
-        league_season_name=_opt_str(p, "league_season_name", w) or None,
-        session_name=_opt_str(p, "session_name", w) or None,
+        league_season_name=_text(p, "league_season_name", w),
+        session_name=_text(p, "session_name", w),
         host_name=_host_name(p.get("host"), w),
     )
 

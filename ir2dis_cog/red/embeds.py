@@ -21,14 +21,18 @@ from ir2dis_cog.core.cards import (
     FieldLine,
     RaceCard,
     card_marker,
+    dropped_out,
     format_gain,
     format_gap,
+    format_incidents,
     format_irating,
     format_lap,
+    format_laps,
     format_number,
     format_position,
     format_safety,
     league_url,
+    race_title,
     ratings_changed,
     results_url,
 )
@@ -110,17 +114,16 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _description(card: RaceCard) -> str:
-    track = f"**{safe_text(card.track_name, 300)}**"
-    if card.track_config:
-        track += f" · {safe_text(card.track_config, 300)}"
     when = f"<t:{card.start_epoch}:f> · {safe_text(card.start_local, 100)}"
-    facts = ["Official" if card.official else "Unofficial"]
-    if card.official or card.event_sof is not None:  # a hosted race seldom has one: no dash then
+    facts = [] if card.official is None else ["Official" if card.official else "Unofficial"]
+    if card.kind == "official" or card.event_sof is not None:  # a hosted race seldom has one: no dash then
         facts.append(f"SOF {format_number(card.event_sof)}")
     if card.split_number is not None and card.num_splits > 0:
         facts.append(f"Split {card.split_number} of {card.num_splits}")
     facts.append(f"Field {card.field_size}")
-    lines = [track, when]
+    # Without a track's name the line is left out (a config alone says little).
+    lines = [] if not card.track_name else [_track_line(card.track_name, card.track_config)]
+    lines.append(when)
     if card.unofficial:
         lines += _unofficial_lines(card)
     lines.append(" · ".join(facts))
@@ -131,11 +134,14 @@ def _description(card: RaceCard) -> str:
     return _clip("\n".join(lines), DESCRIPTION_LIMIT)
 
 
+def _track_line(name: str, config: str | None) -> str:
+    track = f"**{safe_text(name, 300)}**"
+    return track + (f" · {safe_text(config, 300)}" if config else "")
+
+
 def _title(card: RaceCard) -> str:
     """An unofficial race is known by its session's name; an official one by its series."""
-    if card.unofficial and card.session_name:
-        return safe_text(card.session_name, TITLE_LIMIT)
-    return safe_text(card.series_name or ("League race" if card.kind == "league" else "Hosted race"), TITLE_LIMIT)
+    return safe_text(race_title(card.kind, card.series_name, card.session_name), TITLE_LIMIT)
 
 
 def _author(card: RaceCard) -> str | None:
@@ -162,11 +168,13 @@ def _unofficial_lines(card: RaceCard) -> list[str]:
 def _field_row(card: RaceCard, row: FieldLine, leader: bool) -> str:
     name = safe_text(row.name, NAME_IN_VALUE_LIMIT)
     parts = [f"`{format_position(row.finish_position):>3}` " + (f"**{name}**" if row.tracked else name)]
-    parts.append(safe_text(row.class_name if card.multiclass else row.car_name, 64))
-    if row.reason_out.strip().lower() != "running":
-        parts.append(f"out: {safe_text(row.reason_out, 40) or MISSING}")
+    car = row.class_name if card.multiclass else row.car_name
+    if car:
+        parts.append(safe_text(car, 64))
+    if dropped_out(row.reason_out):
+        parts.append(f"out: {safe_text(row.reason_out or '', 40) or MISSING}")
     else:
-        parts.append(f"{row.laps_complete} laps" if leader else format_gap(row.interval, row.laps_down))
+        parts.append(format_laps(row.laps_complete) if leader else format_gap(row.interval, row.laps_down))
     if row.champ_points is not None:
         parts.append(f"{row.champ_points} pts")
     return " · ".join(parts)
@@ -209,7 +217,7 @@ def _colour(card: RaceCard) -> discord.Colour:
 
 def _position_line(card: RaceCard, entry: EntryLine) -> str:
     if card.multiclass:
-        klass = safe_text(entry.class_name, 64)
+        klass = safe_text(entry.class_name, 64) if entry.class_name else "class"
         parts = [
             f"**{format_position(entry.finish_position_in_class)}** of {format_number(entry.class_size)} in {klass}",
             f"{format_position(entry.finish_position)} of {card.field_size} overall",
@@ -223,18 +231,24 @@ def _position_line(card: RaceCard, entry: EntryLine) -> str:
             format_gain(entry.start_position, entry.finish_position),
         ]
     if not entry.finished_running:
-        parts.append(f"out: {safe_text(entry.reason_out, 64) or MISSING}")
+        parts.append(f"out: {safe_text(entry.reason_out or '', 64) or MISSING}")
     return " · ".join(parts)
 
 
-def _car_line(card: RaceCard, entry: EntryLine) -> str:
-    car = safe_text(entry.car_name, 120)
+def _car_line(card: RaceCard, entry: EntryLine) -> str | None:
+    """The car (and in a multiclass race its class's SOF); None when there is nothing to say."""
+    parts = [safe_text(entry.car_name, 120)] if entry.car_name else []
     # The class itself is named in the position line already.
-    return f"{car} · class SOF {format_number(entry.class_sof)}" if card.multiclass else car
+    if card.multiclass:
+        parts.append(f"class SOF {format_number(entry.class_sof)}")
+    return " · ".join(parts) or None
 
 
-def _lap_stats(laps: int, led: int, incidents: int, best: float | None) -> str:
-    return f"Laps {laps} (led {led}) · Inc {incidents}x · Best {format_lap(best)}"
+def _lap_stats(laps: int | None, led: int | None, incidents: int | None, best: float | None) -> str:
+    return (
+        f"Laps {format_number(laps)} (led {format_number(led)}) · Inc {format_incidents(incidents)}"
+        f" · Best {format_lap(best)}"
+    )
 
 
 def _rating_line(driver: DriverLine) -> str:
@@ -270,7 +284,8 @@ def _driver_block(driver: DriverLine, *, with_name: bool, official: bool = True)
 
 
 def _entry_field(card: RaceCard, entry: EntryLine) -> tuple[str, str]:
-    head = [_position_line(card, entry), _car_line(card, entry)]
+    car = _car_line(card, entry)
+    head = [_position_line(card, entry), *([car] if car else [])]
     if entry.team is None:
         name = safe_text(entry.drivers[0].name if entry.drivers else MISSING, FIELD_NAME_LIMIT)
         blocks = [_driver_block(d, with_name=False, official=not card.unofficial) for d in entry.drivers]

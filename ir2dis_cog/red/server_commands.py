@@ -390,12 +390,13 @@ class ServerCommands(IRacingCommands):
             await self._reply(ctx, f"You are **{name}** ({state}). No race of yours was posted here yet.")
             return
         place = f"P{last.class_position}" if last.class_position else "no finishing place"
+        incidents = f"{last.incidents} incidents" if last.incidents >= 0 else "incidents unknown"
         delta = last.irating_delta
         ir = f", iRating {'+' if delta and delta > 0 else ''}{delta}" if delta is not None else ""
         await self._reply(
             ctx,
-            f"You are **{_name(last.name)}** ({state}). Last race: {_name(last.series_name)}, <t:{last.finished_at}:R>:"
-            f" {place} in class, {last.incidents} incidents{ir}.",
+            f"You are **{_name(last.name)}** ({state}). Last race: {_name(last.series_name or 'a race')},"
+            f" <t:{last.finished_at}:R>: {place} in class, {incidents}{ir}.",
         )
 
     # ----- on track now -----

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from ir2dis_cog.core.cards import MISSING, format_gain, format_gap, format_lap, format_position, format_signed
+from ir2dis_cog.core.cards import (
+    MISSING,
+    format_gain,
+    format_gap,
+    format_incidents,
+    format_lap,
+    format_laps,
+    format_number,
+    format_position,
+    format_signed,
+)
 from ir2dis_cog.iracing.models import license_class, safety_rating
 
 # The picture writes positions, changes and laps as the embed does.
-__all__ = ["MISSING", "gain", "gap", "lap_time", "laps", "licence", "position", "safety", "signed", "signed_rating"]
+__all__ = [
+    "MISSING",
+    "gain",
+    "gap",
+    "incidents",
+    "lap_time",
+    "laps",
+    "licence",
+    "number",
+    "position",
+    "safety",
+    "signed",
+    "signed_rating",
+]
 position = format_position
+number = format_number
+incidents = format_incidents
+laps = format_laps
 signed = format_signed
 lap_time = format_lap
 gap = format_gap  # behind the (class) winner
@@ -34,7 +60,3 @@ def licence(level: int | None) -> str | None:
 def safety(sub_level: int | None) -> str:
     rating = safety_rating(sub_level)
     return f"{rating:.2f}" if rating is not None else MISSING
-
-
-def laps(count: int) -> str:
-    return f"{count} lap" if count == 1 else f"{count} laps"

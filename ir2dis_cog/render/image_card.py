@@ -17,7 +17,18 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ir2dis_cog.core.cards import DAY_NAMES, MONTH_NAMES, DriverLine, FieldLine, driver_line, field_lines, in_zone
+from ir2dis_cog.core.cards import (
+    DAY_NAMES,
+    MONTH_NAMES,
+    DriverLine,
+    FieldLine,
+    cars_raced,
+    driver_line,
+    field_lines,
+    in_zone,
+    is_disqualified,
+    laps_behind,
+)
 from ir2dis_cog.core.stored import plain_fields, versioned_json, versioned_object
 from ir2dis_cog.iracing.lap_chart import LapChart
 from ir2dis_cog.iracing.models import DriverResult, Subsession, TeamResult
@@ -50,19 +61,19 @@ class EntryRow:
     """One car with at least one tracked driver; ``group_id`` ties it to its chart line."""
 
     group_id: int  # the cust_id in a solo race, the (negative) team id in a team race
-    class_id: int
-    class_name: str
-    car_name: str
+    class_id: int | None  # None: the results did not say (the race's cars are one class then)
+    class_name: str | None
+    car_name: str | None
     finish_position: int | None
     finish_position_in_class: int | None
     start_position: int | None
     start_position_in_class: int | None
-    laps_complete: int
-    laps_led: int
-    incidents: int
+    laps_complete: int | None
+    laps_led: int | None
+    incidents: int | None
     best_lap_time: float | None
     champ_points: int | None
-    reason_out: str
+    reason_out: str | None
     team_name: str | None
     drivers: tuple[DriverRow, ...]
 
@@ -75,10 +86,10 @@ class EntryRow:
 class PodiumRow:
     position: int
     name: str  # the team in a team race
-    laps_complete: int
+    laps_complete: int | None
     gap: float | None  # seconds behind the class winner; None when lapped or unknown
-    laps_down: int
-    reason_out: str
+    laps_down: int  # 0 when either lap count is unknown
+    reason_out: str | None
     tracked: bool
 
 
@@ -86,8 +97,8 @@ class PodiumRow:
 class ClassBlock:
     """A class with a tracked driver: its podium."""
 
-    class_id: int
-    name: str
+    class_id: int | None
+    name: str | None
     sof: int | None
     size: int
     podium: tuple[PodiumRow, ...]
@@ -97,7 +108,7 @@ class ClassBlock:
 class ChartLine:
     group_id: int
     label: str
-    class_id: int
+    class_id: int | None
     leader: bool  # the class winner's car, drawn to compare against
     runs: tuple[tuple[int, int], ...]  # (first lap, class position), one per change
     last_lap: int
@@ -136,8 +147,8 @@ class ChartData:
 @dataclass(frozen=True, slots=True)
 class ImageCard:
     subsession_id: int
-    series_name: str
-    track_name: str
+    series_name: str | None
+    track_name: str | None
     track_config: str | None
     start_local: str  # e.g. "Sun 28 Dec 2025 21:30 CET", in the server's zone
     kind: str  # one of KINDS
@@ -188,9 +199,8 @@ class ImageCard:
 
 def race_kind(subsession: Subsession) -> Kind:
     """What the picture calls the race: official, a league's race, or another hosted one."""
-    if subsession.official:
-        return "official"
-    return "league" if subsession.kind == "league" else "hosted"
+    kind = subsession.kind
+    return "league" if kind == "league" else ("hosted" if kind == "hosted" else "official")
 
 
 # The outbox column is TEXT, 64 KiB on MariaDB; cards are a few KiB, a long chart is the only
@@ -205,10 +215,6 @@ def fit_for_storage(card: ImageCard, limit: int = STORED_JSON_LIMIT) -> tuple[Im
         return card, text
     bare = replace(card, chart=None)
     return bare, bare.to_json()
-
-
-def is_disqualified(reason_out: str) -> bool:
-    return reason_out.strip().upper().startswith("DQ")
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -250,7 +256,7 @@ def build_image_card(
 
     class_ids = list(dict.fromkeys(e.class_id for e in entries))
     classes = tuple(_class_block(subsession, cid, tracked) for cid in class_ids)
-    unofficial = not subsession.official
+    unofficial = subsession.kind != "official"
     field = field_lines(subsession, tracked, MAX_FIELD if whole_field else FIELD_TOP) if unofficial else ()
     return ImageCard(
         subsession_id=subsession.subsession_id,
@@ -263,7 +269,7 @@ def build_image_card(
         split_number=subsession.split_number,
         num_splits=subsession.num_splits,
         field_size=subsession.field_size,
-        num_classes=max(len(subsession.car_classes), len({r.car_class_id for r in subsession.results})),
+        num_classes=max(len(subsession.car_classes), len({r.car_class_id for r in subsession.results} - {None})),
         team_event=subsession.team_event,
         entries=tuple(entries),
         classes=classes,
@@ -275,7 +281,7 @@ def build_image_card(
         league_season_name=subsession.league_season_name if unofficial else None,
         session_name=subsession.session_name if unofficial else None,
         host_name=subsession.host_name if unofficial else None,
-        cars=tuple(dict.fromkeys(r.car_name for r in subsession.results if r.car_name)) if unofficial else (),
+        cars=cars_raced(subsession) if unofficial else (),
         field=field,
         more_field=max(0, len(subsession.results) - len(field)) if unofficial else 0,
     )
@@ -297,7 +303,7 @@ def _entry_row(subsession: Subsession, row: DriverResult | TeamResult, drivers: 
     return EntryRow(
         group_id=_group_id(row),
         class_id=row.car_class_id,
-        class_name=_class_name(subsession, row.car_class_id, row.car_class_short_name or row.car_class_name),
+        class_name=_class_name(subsession, row.car_class_id, row.class_label),
         car_name=row.car_name,
         finish_position=row.finish_position,
         finish_position_in_class=row.finish_position_in_class,
@@ -314,12 +320,12 @@ def _entry_row(subsession: Subsession, row: DriverResult | TeamResult, drivers: 
     )
 
 
-def _class_name(subsession: Subsession, class_id: int, fallback: str) -> str:
+def _class_name(subsession: Subsession, class_id: int | None, fallback: str | None) -> str | None:
     car_class = subsession.car_class(class_id)
-    return (car_class.short_name or car_class.name) if car_class is not None else fallback
+    return (car_class.label if car_class is not None else None) or fallback
 
 
-def _class_rows(subsession: Subsession, class_id: int) -> list[DriverResult | TeamResult]:
+def _class_rows(subsession: Subsession, class_id: int | None) -> list[DriverResult | TeamResult]:
     rows = [r for r in subsession.results if r.car_class_id == class_id]
     return sorted(rows, key=lambda r: r.finish_position_in_class or 1_000_000)
 
@@ -335,23 +341,23 @@ def _is_tracked(row: DriverResult | TeamResult, tracked: Mapping[int, str]) -> b
     return any(d.cust_id in tracked for d in members)
 
 
-def _class_block(subsession: Subsession, class_id: int, tracked: Mapping[int, str]) -> ClassBlock:
+def _class_block(subsession: Subsession, class_id: int | None, tracked: Mapping[int, str]) -> ClassBlock:
     rows = _class_rows(subsession, class_id)
     car_class = subsession.car_class(class_id)
-    winner_laps = rows[0].laps_complete if rows else 0
+    winner_laps = rows[0].laps_complete if rows else None
     podium = tuple(
         PodiumRow(
             position=row.finish_position_in_class or i + 1,
             name=_row_name(row, tracked),
             laps_complete=row.laps_complete,
             gap=row.class_interval,
-            laps_down=max(0, winner_laps - row.laps_complete),
+            laps_down=laps_behind(winner_laps, row.laps_complete),
             reason_out=row.reason_out,
             tracked=_is_tracked(row, tracked),
         )
         for i, row in enumerate(rows[:PODIUM_SIZE])
     )
-    name = (rows[0].car_class_short_name or rows[0].car_class_name) if rows else str(class_id)
+    name = rows[0].class_label if rows else None
     return ClassBlock(
         class_id=class_id,
         name=_class_name(subsession, class_id, name),
@@ -364,10 +370,10 @@ def _class_block(subsession: Subsession, class_id: int, tracked: Mapping[int, st
 # --- the chart ----------------------------------------------------------------------------------
 
 
-def _class_of_groups(subsession: Subsession) -> dict[int, int]:
-    """group_id -> class id. A team is known by its id with either sign: the sign iRacing uses
-    for a team's group_id in lap_chart_data is assumed, not seen."""
-    out: dict[int, int] = {}
+def _class_of_groups(subsession: Subsession) -> dict[int, int | None]:
+    """group_id -> class id (None: not said, one class then). A team is known by its id with
+    either sign: the sign iRacing uses for a team's group_id in lap_chart_data is assumed, not seen."""
+    out: dict[int, int | None] = {}
     for row in subsession.results:
         gid = _group_id(row)
         out[gid] = row.car_class_id
@@ -376,15 +382,17 @@ def _class_of_groups(subsession: Subsession) -> dict[int, int]:
     return out
 
 
-def _class_positions(chart: LapChart, class_of: Mapping[int, int], wanted: set[int]) -> dict[int, dict[int, int]]:
+def _class_positions(
+    chart: LapChart, class_of: Mapping[int, int | None], wanted: set[int]
+) -> dict[int, dict[int, int]]:
     """For the ``wanted`` cars: lap -> class position, ranking each lap's cars of one class by the
     position iRacing gives them on that lap."""
-    on_lap: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # (class, lap) -> [(pos, car)]
+    on_lap: dict[tuple[int | None, int], list[tuple[int, int]]] = defaultdict(list)  # (class, lap) -> [(pos, car)]
     wanted_classes = {class_of[g] for g in wanted if g in class_of}
     for car in chart.cars:
-        class_id = class_of.get(car.group_id)
-        if class_id not in wanted_classes or class_id is None:
+        if car.group_id not in class_of or class_of[car.group_id] not in wanted_classes:
             continue
+        class_id = class_of[car.group_id]
         for lap in car.laps:
             if lap.position is not None:
                 on_lap[(class_id, lap.lap)].append((lap.position, car.group_id))
@@ -418,12 +426,14 @@ def _chart_data(
 ) -> ChartData | None:
     class_of = _class_of_groups(subsession)
     # (result group id, label, class, leader?) of each line to draw, tracked cars last (on top).
-    wanted: list[tuple[int, str, int, bool]] = []
+    wanted: list[tuple[int, str, int | None, bool]] = []
     tracked_groups = {e.group_id for e in entries}
     for block in classes:
         rows = _class_rows(subsession, block.class_id)
         if rows and _group_id(rows[0]) not in tracked_groups:
-            wanted.append((_group_id(rows[0]), f"{block.name} winner", block.class_id, True))
+            wanted.append(
+                (_group_id(rows[0]), f"{block.name} winner" if block.name else "Winner", block.class_id, True)
+            )
     for entry in entries:
         label = entry.team_name or (entry.drivers[0].name if entry.drivers else str(entry.group_id))
         wanted.append((entry.group_id, label, entry.class_id, False))

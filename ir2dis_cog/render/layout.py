@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ir2dis_cog.core.cards import ratings_changed, track_label
+from ir2dis_cog.core.cards import dropped_out, is_disqualified, race_title, ratings_changed, track_label
 
 from . import formatting as fmt
 from . import theme
@@ -288,16 +288,17 @@ def _header(b: _Builder, card: ImageCard, y: float) -> float:
     b.text(PAD + INNER - chip_w, chip_y + 4, label, CHIP, "#ffffff", "kind", chip_w, align="center")
     b.text(PAD, y, card.start_local, META, theme.MUTED, "date", INNER - chip_w - GAP)
     y += meta_h + 6
-    title = (card.session_name or card.series_name) if card.unofficial else card.series_name
+    title = race_title(card.kind, card.series_name, card.session_name if card.unofficial else None)
     box = b.text(PAD, y, title, H1, theme.TEXT, "series", INNER, min_size=30)
     y = box.y + box.height + 2
     for text, role in _what_it_is(card):
         box = b.text(PAD, y, text, META, theme.MUTED, role, INNER)
         y = box.y + box.height + 2
     track = track_label(card.track_name, card.track_config)
-    box = b.text(PAD, y, track, TRACK, theme.TEXT, "track", INNER, min_size=24)
-    y = box.y + box.height + 12
-    return _facts(b, card, y)
+    if track:  # without the track's name the line is left out
+        box = b.text(PAD, y, track, TRACK, theme.TEXT, "track", INNER, min_size=24)
+        y = box.y + box.height
+    return _facts(b, card, y + 12)
 
 
 def _what_it_is(card: ImageCard) -> list[tuple[str, str]]:
@@ -340,6 +341,8 @@ def _facts(b: _Builder, card: ImageCard, y: float) -> float:
 
 def _licence_parts(row: DriverRow) -> list[Segment]:
     letter = fmt.licence(row.new_license_level) or fmt.licence(row.old_license_level)
+    if row.old_sub_level is None and row.new_sub_level is None:
+        return ([Segment(letter, bold=True)] if letter else []) + [Segment(fmt.MISSING, theme.MUTED)]
     parts = [Segment(f"{fmt.safety(row.old_sub_level)} → {fmt.safety(row.new_sub_level)}")]
     if row.old_sub_level is not None and row.new_sub_level is not None:
         delta = (row.new_sub_level - row.old_sub_level) / 100
@@ -414,15 +417,15 @@ def _grid(b: _Builder, cells: list[_Cell], x: float, y: float, width: float, col
     return y + rows * (label_h + value_h + 14) - 14
 
 
-def _driver_cells(row: DriverRow, car_laps: int | None, *, official: bool = True) -> list[_Cell]:
+def _driver_cells(row: DriverRow, car_laps: int | None, *, stint: bool = False, official: bool = True) -> list[_Cell]:
     laps_text = fmt.laps(row.laps_complete)
-    if car_laps:  # a stint: the share of the car's laps
+    if car_laps and row.laps_complete is not None:  # a stint: the share of the car's laps
         laps_text += f" ({round(100 * row.laps_complete / car_laps)}%)"
     letter = fmt.licence(row.new_license_level) or fmt.licence(row.old_license_level)
     cells = [
-        _Cell("STINT" if car_laps else "LAPS", [Segment(laps_text)], "laps"),
-        _Cell("LAPS LED", [Segment(str(row.laps_led))], "led"),
-        _Cell("INCIDENTS", [Segment(f"{row.incidents}x")], "incidents"),
+        _Cell("STINT" if stint else "LAPS", [Segment(laps_text)], "laps"),
+        _Cell("LAPS LED", [Segment(fmt.number(row.laps_led))], "led"),
+        _Cell("INCIDENTS", [Segment(fmt.incidents(row.incidents))], "incidents"),
         _Cell("BEST LAP", [Segment(fmt.lap_time(row.best_lap_time))], "best"),
     ]
     # An unofficial race changes no rating: its ratings only when the payload says they moved.
@@ -479,10 +482,11 @@ def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float)
         )
         uy = box.y + box.height
     y = name_box.y + name_box.height
-    sub = f"{entry.car_name} · {entry.class_name}" if card.multiclass else entry.car_name
-    box = b.text(x, y, sub, SUBTITLE, theme.MUTED, "car", width - right_w - 12)
-    y = box.y + box.height
-    if entry.reason_out.strip().lower() != "running":
+    sub = " · ".join(p for p in (entry.car_name, entry.class_name if card.multiclass else None) if p)
+    if sub:  # neither car nor class named: the line is left out
+        box = b.text(x, y, sub, SUBTITLE, theme.MUTED, "car", width - right_w - 12)
+        y = box.y + box.height
+    if entry.reason_out is not None and dropped_out(entry.reason_out):
         status = "Disqualified" if entry.disqualified else entry.reason_out
         box = b.text(
             x, y, status, SMALL, theme.BAD if entry.disqualified else theme.WARN, "status", width - right_w - 12
@@ -497,15 +501,15 @@ def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float)
         driver = entry.drivers[0]
         cells = [
             start_finish,
-            _Cell("LAPS · LED", [Segment(f"{entry.laps_complete} · {entry.laps_led} led")], "laps"),
+            _Cell("LAPS · LED", [Segment(_laps_led(entry))], "laps"),
             *[c for c in _driver_cells(driver, None, official=not card.unofficial) if c.role not in ("laps", "led")],
         ]
         y = _grid(b, cells, x, y, width, 3)
     else:
         cells = [
             start_finish,
-            _Cell("CAR LAPS · LED", [Segment(f"{entry.laps_complete} · {entry.laps_led} led")], "laps"),
-            _Cell("CAR INC", [Segment(f"{entry.incidents}x")], "incidents"),
+            _Cell("CAR LAPS · LED", [Segment(_laps_led(entry))], "laps"),
+            _Cell("CAR INC", [Segment(fmt.incidents(entry.incidents))], "incidents"),
         ]
         y = _grid(b, cells, x, y, width, 3)
         for driver in entry.drivers:
@@ -516,8 +520,12 @@ def _entry(b: _Builder, card: ImageCard, entry: EntryRow, colour: str, y: float)
     return y
 
 
+def _laps_led(entry: EntryRow) -> str:
+    return f"{fmt.number(entry.laps_complete)} · {fmt.number(entry.laps_led)} led"
+
+
 def _stint(
-    b: _Builder, driver: DriverRow, car_laps: int, x: float, y: float, width: float, *, official: bool = True
+    b: _Builder, driver: DriverRow, car_laps: int | None, x: float, y: float, width: float, *, official: bool = True
 ) -> float:
     """A tracked driver of a team car: their own laps, incidents, best, ratings, in an inner box."""
     top = y
@@ -531,7 +539,7 @@ def _stint(
             x + width - pad - 150, y + 4, f"{driver.champ_points} pts", SMALL, theme.MUTED, "points", 150, align="right"
         )
     y = box.y + box.height + 8
-    y = _grid(b, _driver_cells(driver, car_laps, official=official), x + pad, y, width - 2 * pad, 3)
+    y = _grid(b, _driver_cells(driver, car_laps, stint=True, official=official), x + pad, y, width - 2 * pad, 3)
     y += pad
     b.shapes.insert(shapes_at, Shape("rect", Rect(x, top, width, y - top), theme.PANEL_INNER, 12))
     return y
@@ -567,9 +575,9 @@ def _field_row(b: _Builder, card: ImageCard, row: FieldRow, leader: bool, x: flo
     b.circle(x + 17, cy, 16, medal)
     label = str(position) if position is not None else fmt.MISSING
     b.text(x + 1, cy - b.measure.line_height(num) / 2, label, num, theme.BACKGROUND, "medal", 32, align="center")
-    if row.reason_out.strip().upper().startswith("DQ"):
+    if is_disqualified(row.reason_out):
         gap = "DQ"
-    elif row.reason_out.strip().lower() != "running":
+    elif row.reason_out is not None and dropped_out(row.reason_out):
         gap = row.reason_out
     else:
         gap = fmt.laps(row.laps_complete) if leader else fmt.gap(row.interval, row.laps_down)
@@ -580,15 +588,16 @@ def _field_row(b: _Builder, card: ImageCard, row: FieldRow, leader: bool, x: flo
     colour = theme.TEXT if row.tracked else theme.MUTED
     name_box = b.text(x + 48, y + 5, row.name, spec, colour, "field-name", name_w * 0.6)
     car = row.class_name if card.multiclass else row.car_name
-    b.text(
-        name_box.x + name_box.width + 12,
-        y + 9,
-        car,
-        SMALL,
-        theme.MUTED,
-        "field-car",
-        x + 48 + name_w - name_box.rect.right - 12,
-    )
+    if car:
+        b.text(
+            name_box.x + name_box.width + 12,
+            y + 9,
+            car,
+            SMALL,
+            theme.MUTED,
+            "field-car",
+            x + 48 + name_w - name_box.rect.right - 12,
+        )
     b.text(x + width - gap_w - points_w, y + 5, gap, PODIUM, theme.MUTED, "field-gap", gap_w, align="right")
     if points_w and row.champ_points is not None:
         b.text(
@@ -621,7 +630,7 @@ def _podiums(b: _Builder, card: ImageCard, y: float) -> float:
 
 
 def _podium(b: _Builder, card: ImageCard, block: ClassBlock, x: float, y: float, width: float) -> float:
-    heading = f"{block.name} podium" if card.multiclass else "Podium"
+    heading = f"{block.name or 'Class'} podium" if card.multiclass else "Podium"
     facts = ""
     if card.multiclass:  # a single class's SOF and size are the race's, already in the header
         facts = " · ".join([*([f"SOF {block.sof}"] if block.sof is not None else []), f"{block.size} in class"])
@@ -647,7 +656,7 @@ def _podium(b: _Builder, card: ImageCard, block: ClassBlock, x: float, y: float,
             align="center",
         )
         gap = fmt.laps(row.laps_complete) if row.position == 1 else fmt.gap(row.gap, row.laps_down)
-        if row.reason_out.strip().upper().startswith("DQ"):
+        if is_disqualified(row.reason_out):
             gap = "DQ"
         spec = PODIUM_TRACKED if row.tracked else PODIUM
         b.text(

@@ -210,7 +210,7 @@ def test_from_json_refuses_what_it_cannot_read(text: str) -> None:
 
 def test_from_json_refuses_a_missing_required_field(solo: Subsession) -> None:
     raw = json.loads(build_card(solo, {WINNER: "L"}, "UTC").to_json())
-    del raw["entries"][0]["drivers"][0]["laps_complete"]
+    del raw["entries"][0]["drivers"][0]["cust_id"]
     with pytest.raises(CardFormatError, match="malformed"):
         RaceCard.from_json(json.dumps(raw))
     raw = json.loads(build_card(solo, {WINNER: "L"}, "UTC").to_json())

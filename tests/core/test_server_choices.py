@@ -10,7 +10,16 @@ import pytest
 
 from ir2dis_cog.core.cards import DriverLine, EntryLine, RaceCard
 from ir2dis_cog.core.choices import WIN, ServerChoices
-from ir2dis_cog.core.digest import DigestRow, build_digest, digest_lines, digest_slot, next_digest, parse_day, rows_of
+from ir2dis_cog.core.digest import (
+    UNKNOWN_INCIDENTS,
+    DigestRow,
+    build_digest,
+    digest_lines,
+    digest_slot,
+    next_digest,
+    parse_day,
+    rows_of,
+)
 from ir2dis_cog.core.filters import (
     ChoiceError,
     Filters,
@@ -181,6 +190,17 @@ def test_digest_rows_come_from_the_card() -> None:
 
 def _at(text: str) -> float:
     return datetime.fromisoformat(text).astimezone(UTC).timestamp()
+
+
+def test_a_race_without_incidents_or_series_still_counts_in_the_digest_but_not_as_clean() -> None:
+    unknown = DriverLine(3, "Carla", None, None, None, None, 1800, 1850, None, None, None, None, None)
+    bare = replace(card(entry(1, unknown), entry(4, BRUNO)), series_name=None)
+    rows = rows_of(7, bare, 1_770_000_500)
+    assert [(r.cust_id, r.series_name, r.incidents) for r in rows] == [(3, "", UNKNOWN_INCIDENTS), (2, "", 2)]
+    d = build_digest("2026-W06", rows)
+    assert (d.races, d.wins, d.drivers) == (1, 1, 2)
+    assert [(s.name, s.value) for s in d.gains] == [("Carla", 50), ("Bruno", 30)]
+    assert d.cleanest is not None and (d.cleanest.name, d.cleanest.value, d.cleanest.races) == ("Bruno", 2, 1)
 
 
 def test_digest_slot_is_the_servers_day_and_hour_in_its_zone() -> None:

@@ -150,7 +150,7 @@ def test_team_rows_carry_their_drivers() -> None:
 @pytest.mark.parametrize(
     ("mutate", "where"),
     [
-        (lambda p: p.pop("track"), "track"),
+        (lambda p: p.update(track="Spa"), "track"),
         (lambda p: p["session_results"][1]["results"][0].pop("cust_id"), "cust_id"),
         (lambda p: p["session_results"][1]["results"][0].update(finish_position="1"), "finish_position"),
         (lambda p: p.update(session_results=[p["session_results"][0]]), "main session"),
@@ -288,8 +288,8 @@ def test_contract_truncated_sample_is_a_parse_error() -> None:
         decode_json("results/get", body[: len(body) // 2])
     raw = _sample("result.json")
     broken = copy.deepcopy(raw)
-    del broken["session_results"][2]["results"][5]["car_class_id"]
-    with pytest.raises(ParseError, match=r"results/get.*car_class_id"):
+    del broken["session_results"][2]["results"][5]["cust_id"]
+    with pytest.raises(ParseError, match=r"results/get.*cust_id"):
         parse_subsession(broken)
 
 

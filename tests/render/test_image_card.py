@@ -153,7 +153,7 @@ def test_json_round_trip_and_size(name: str) -> None:
         "[]",
         json.dumps({"v": 99}),
         json.dumps({**json.loads(all_cards()["solo_chart"].to_json()), "entries": "x"}),
-        json.dumps({k: v for k, v in json.loads(all_cards()["solo_chart"].to_json()).items() if k != "series_name"}),
+        json.dumps({k: v for k, v in json.loads(all_cards()["solo_chart"].to_json()).items() if k != "field_size"}),
         json.dumps({**json.loads(all_cards()["solo_chart"].to_json()), "kind": "practice"}),
         json.dumps({**json.loads(all_cards()["solo_chart"].to_json()), "chart": {"laps": 3}}),
     ],

@@ -248,6 +248,16 @@ def subsession_body(
     }
 
 
+def without_keys(value: Any, keys: frozenset[str]) -> Any:
+    """An answer with every occurrence of ``keys`` left out, at every level: iRacing leaves
+    fields out of older, hosted and league results."""
+    if isinstance(value, Mapping):
+        return {k: without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without_keys(v, keys) for v in value]
+    return value
+
+
 def num_drivers(spec: RaceSpec) -> int:
     return sum(len(c.cust_ids) for c in spec.cars)
 

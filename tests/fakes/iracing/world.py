@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -109,6 +109,12 @@ class World:
                 bisect.insort(self.recent.setdefault(cust_id, []), (-spec.start, spec.subsession_id))
                 self.recent_cache.pop(cust_id, None)
         return race
+
+    def strip_results(self, subsession_id: int, keys: Iterable[str]) -> None:
+        """The race's ``results/get`` answer from now on without ``keys``, wherever they appear."""
+        race = self.races[subsession_id]
+        body = payloads.without_keys(json.loads(race.body), frozenset(keys))
+        self.races[subsession_id] = replace(race, body=json.dumps(body).encode())
 
     def recent_race_ids(self, cust_id: int, now: float = float("inf")) -> list[int]:
         """The driver's latest races whose results are out at ``now`` (by default: all)."""
