@@ -180,13 +180,14 @@ async def maintenance_polled_then_discord_502(bot: FaultBot) -> list[Outcome]:
 
     # Discord makes the next card and answers 502 (a proxy timing out behind a backend that did it).
     route = f"/channels/{bot.results}/messages"
+    before = len(bot.h.fake.requests())
     bot.h.fake.inject_fault("POST", route, 502, deliver=True)
     sid = bot.race(CY)
     await bot.wait_posted([sid], time.time() + 2 * POLL + 30)
     answered = [r for r in bot.h.fake.requests() if r.method == "POST" and r.path == route and r.fault]
     bot.expect(bool(answered), "the card's POST never met the 502")
     await asyncio.sleep(POLL + 5)  # discord.py's own retries, then the next cycle's outbox: no second card
-    posts = sum(1 for r in bot.h.fake.requests() if r.method == "POST" and r.path == route)
+    posts = sum(1 for r in bot.h.fake.requests()[before:] if r.method == "POST" and r.path == route)
     at = answered[0].at if answered else time.time()
     rows.append(bot.outcome("Discord created the card, answered 502", "per-driver", [sid], at, f"{posts} POSTs"))
     return rows
