@@ -317,7 +317,8 @@ class FakeDiscordState:
             raise FakeError(400, 50006 if "empty" in problem else 50035, problem)
         nonce = str(body["nonce"]) if body.get("nonce") is not None and body.get("enforce_nonce") else None
         earlier = self.nonces.get((self.bot_id, nonce)) if nonce is not None else None
-        if earlier is not None and time.time() - earlier[1] < NONCE_WINDOW and earlier[0] in self.messages_by_id:
+        kept = earlier is not None and earlier[0] in self.channel_messages.get(channel_id, [])  # not deleted
+        if earlier is not None and kept and time.time() - earlier[1] < NONCE_WINDOW:
             return self.messages_by_id[earlier[0]]
         msg = self._store_message(self._new_message(channel_id, self.bot_id, body, attachments=attachments))
         if nonce is not None:
