@@ -6,7 +6,9 @@ after another the scenarios would take twenty).
   shared servers) for 75 s with the live watcher healthy: one tracked driver's race was found live
   and its results come out during the outage; another driver's race runs and ends during it, so
   the watcher cannot even look up who is on it. Both are posted once within two minutes of the
-  database's return, and `/iracing status` says the database is the trouble meanwhile.
+  database's return, and `/iracing status` says the database is the trouble meanwhile. (The bots
+  are minutes old: the watcher's start-up catch-up, 15 minutes long, could find the second race
+  too; the catch-up after a spell of failures is what finds it in a bot running for days.)
 - iRacing answers results/get with a truncated document, an HTML page with status 200, or a
   document without `session_results`, each for one race, until switched off 45 s after every race
   met its bad answer; on the watcher's path and with `LIVE_WATCH=off` (the per-driver poll). Each
