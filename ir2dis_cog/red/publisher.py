@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -45,6 +46,16 @@ def allowed_mentions(mentions: Mentions | None) -> discord.AllowedMentions:
     )
 
 
+def card_nonce(channel_id: int, subsession_id: int) -> str:
+    """The same for every send of one card to one channel (at most 25 characters, as Discord allows).
+
+    discord.py retries a 5xx by itself, below the outbox; when Discord had made the message before
+    answering 502, that retry would make a second card. discord.py sends a nonce with
+    ``enforce_nonce``, so Discord answers such a retry with the first message instead.
+    """
+    return hashlib.sha256(f"{channel_id}:{subsession_id}".encode()).hexdigest()[:25]
+
+
 class DiscordPublisher:
     def __init__(self, bot: Red) -> None:
         self._bot = bot
@@ -84,6 +95,7 @@ class DiscordPublisher:
                 content=mentions.text() if mentions else None,
                 **result_message(card, image),
                 allowed_mentions=allowed_mentions(mentions),
+                nonce=card_nonce(channel_id, card.subsession_id),
             )
         except discord.Forbidden:
             raise ChannelUnavailableError("Discord refused the message (missing permission)") from None

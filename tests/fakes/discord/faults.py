@@ -29,6 +29,9 @@ class FaultRule(Rule):
     retry_after: float
     code: int
     message: str
+    # The request takes effect first (Discord made the message), then the answer is the error:
+    # a 5xx from a proxy whose backend had already done the work.
+    deliver: bool = False
 
     def body(self) -> dict[str, Any]:
         """The JSON Discord answers with for this status."""

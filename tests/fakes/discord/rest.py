@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from .faults import FaultRule
 from .protocol import JSON_TYPE, FakeError
 from .state import FakeDiscordState
 from .world import Guild, Interaction
@@ -110,16 +111,15 @@ class RestApi:
         path = "/" + request.path.split("/", 3)[3] if request.path.count("/") >= 3 else request.path
         method = request.method
         fault = self.s.take_fault(method, path)
-        if fault is not None:
-            self.s.log_request(method, path, fault.status, fault=True)
-            headers = {"Via": "1.1 google"}  # discord.py treats a 429 without Via as a Cloudflare ban
-            if fault.status == 429:
-                headers |= {"Retry-After": str(max(1, round(fault.retry_after))), "X-RateLimit-Scope": "user"}
-            return json_response(fault.body(), fault.status, headers)
+        if fault is not None and not fault.deliver:
+            return self._fault_answer(method, path, fault)
         public = path.startswith(self.PUBLIC_PREFIXES)
         if not public and request.headers.get("Authorization") != f"Bot {self.s.token}":
             self.s.log_request(method, path, 401, fault=False)
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        if fault is not None:  # done, then answered with the error
+            await self._handle(handler, request)
+            return self._fault_answer(method, path, fault)
         stall = self.s.take_stall(method, path)
         if stall is None:
             return await self._answer(handler, request, method, path)
@@ -132,11 +132,21 @@ class RestApi:
             return web.Response(status=499)
         return held if held is not None else await self._answer(handler, request, method, path)
 
-    async def _answer(self, handler: Handler, request: web.Request, method: str, path: str) -> web.StreamResponse:
+    def _fault_answer(self, method: str, path: str, fault: FaultRule) -> web.Response:
+        self.s.log_request(method, path, fault.status, fault=True)
+        headers = {"Via": "1.1 google"}  # discord.py treats a 429 without Via as a Cloudflare ban
+        if fault.status == 429:
+            headers |= {"Retry-After": str(max(1, round(fault.retry_after))), "X-RateLimit-Scope": "user"}
+        return json_response(fault.body(), fault.status, headers)
+
+    async def _handle(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         try:
-            resp = await handler(request)
+            return await handler(request)
         except FakeError as exc:
-            resp = json_response({"message": exc.message, "code": exc.code}, exc.status)
+            return json_response({"message": exc.message, "code": exc.code}, exc.status)
+
+    async def _answer(self, handler: Handler, request: web.Request, method: str, path: str) -> web.StreamResponse:
+        resp = await self._handle(handler, request)
         self.s.log_request(method, path, resp.status, fault=False)
         return resp
 

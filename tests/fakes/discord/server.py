@@ -170,9 +170,13 @@ class FakeDiscord:
         retry_after: float = 1.0,
         code: int = 0,
         message: str = "",
+        deliver: bool = False,
     ) -> None:
-        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`."""
-        self.state.inject_fault(method, path, status, count=count, retry_after=retry_after, code=code, message=message)
+        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`;
+        with `deliver`, each takes effect first (e.g. the message is created) and then gets `status`."""
+        self.state.inject_fault(
+            method, path, status, count=count, retry_after=retry_after, code=code, message=message, deliver=deliver
+        )
 
     @operation
     def clear_faults(self) -> None:

@@ -40,6 +40,8 @@ from .records import CommandSync, InteractionReply, Message, RequestRecord, Stal
 from .rules import build_command_options, leaf_options, pinged, validate_message_body
 from .world import Guild, Interaction
 
+NONCE_WINDOW = 300.0  # Discord: "checked for uniqueness in the past few minutes"
+
 if TYPE_CHECKING:
     from .gateway import GatewayHub
 
@@ -59,6 +61,9 @@ class FakeDiscordState:
         self.channels: dict[int, dict[str, Any]] = {}
         self.channel_messages: dict[int, list[int]] = {}
         self.messages_by_id: dict[int, dict[str, Any]] = {}
+        # (author, nonce) -> (message id, when): a create with `enforce_nonce` repeated within
+        # NONCE_WINDOW returns the first message instead of making a second one, as Discord does.
+        self.nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self.reactions: dict[int, list[str]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.command_syncs: list[CommandSync] = []
@@ -283,6 +288,7 @@ class FakeDiscordState:
             "type": 19 if ref else 0,  # 19: a reply
             "flags": int(body.get("flags") or 0),
             "components": body.get("components") or [],
+            **({"nonce": body["nonce"]} if body.get("nonce") is not None else {}),
             **({"message_reference": {**ref, "channel_id": str(channel_id)}} if ref else {}),
             # Not in Discord's message object: what the sender asked for, kept for tests to check.
             **({"allowed_mentions": allowed} if allowed is not None else {}),
@@ -309,7 +315,15 @@ class FakeDiscordState:
         problem = validate_message_body(body, has_files=bool(attachments))
         if problem:
             raise FakeError(400, 50006 if "empty" in problem else 50035, problem)
-        return self._store_message(self._new_message(channel_id, self.bot_id, body, attachments=attachments))
+        nonce = str(body["nonce"]) if body.get("nonce") is not None and body.get("enforce_nonce") else None
+        earlier = self.nonces.get((self.bot_id, nonce)) if nonce is not None else None
+        kept = earlier is not None and earlier[0] in self.channel_messages.get(channel_id, [])  # not deleted
+        if earlier is not None and kept and time.time() - earlier[1] < NONCE_WINDOW:
+            return self.messages_by_id[earlier[0]]
+        msg = self._store_message(self._new_message(channel_id, self.bot_id, body, attachments=attachments))
+        if nonce is not None:
+            self.nonces[(self.bot_id, nonce)] = (int(msg["id"]), time.time())
+        return msg
 
     def edit_message(self, channel_id: int, message_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
         msg = self.messages_by_id.get(message_id)
@@ -656,8 +670,10 @@ class FakeDiscordState:
         retry_after: float = 1.0,
         code: int = 0,
         message: str = "",
+        deliver: bool = False,
     ) -> None:
-        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`."""
+        """The next `count` requests matching method and path (fnmatch, after /api/v10) get `status`;
+        with `deliver`, each takes effect first (e.g. the message is created) and then gets `status`."""
         self.faults.append(
             FaultRule(
                 method=method.upper(),
@@ -667,6 +683,7 @@ class FakeDiscordState:
                 retry_after=retry_after,
                 code=code,
                 message=message,
+                deliver=deliver,
             )
         )
 

@@ -218,6 +218,30 @@ async def test_injected_faults_answer_like_discord_then_stop(fake: FakeDiscord, 
     assert [q.fault for q in fake.requests()] == [True, True, False, True, False]
 
 
+async def test_a_delivered_fault_creates_the_message_and_answers_the_error(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    gid = fake.add_guild()
+    cid = fake.add_channel(gid)
+    fake.inject_fault("POST", "/channels/*/messages", 502, deliver=True)
+    async with http.post(f"/api/v10/channels/{cid}/messages", json={"content": "made"}) as r:
+        assert r.status == 502 and (await r.json())["message"].startswith("502")
+    async with http.post(f"/api/v10/channels/{cid}/messages", json={"content": "again"}) as r:
+        assert r.status == 200
+    # Discord kept the first although its sender heard 502: a blind retry makes a second message.
+    assert [m.content for m in fake.messages(cid)] == ["made", "again"]
+    assert [(q.status, q.fault) for q in fake.requests() if q.method == "POST"] == [(502, True), (200, False)]
+
+    # ...unless it carries a nonce Discord is told to enforce: the retry gets the first message back.
+    fake.inject_fault("POST", "/channels/*/messages", 502, deliver=True)
+    once = {"content": "once", "nonce": "card-1", "enforce_nonce": True}
+    async with http.post(f"/api/v10/channels/{cid}/messages", json=once) as r:
+        assert r.status == 502
+    async with http.post(f"/api/v10/channels/{cid}/messages", json=once) as r:
+        assert r.status == 200 and (await r.json())["content"] == "once"
+    assert [m.content for m in fake.messages(cid)] == ["made", "again", "once"]
+
+
 async def test_stalled_requests_take_effect_or_not_and_wait_for_release(
     fake: FakeDiscord, http: aiohttp.ClientSession
 ) -> None:

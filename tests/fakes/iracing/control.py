@@ -65,7 +65,8 @@ async def add_race(fake: FakeIRacing, request: web.Request) -> web.Response:
 async def add_fault(fake: FakeIRacing, request: web.Request) -> web.Response:
     data = dict(await request.json())
     kind = data.pop("kind")
-    count = int(data.pop("count", 1))
+    count = data.pop("count", 1)
+    count = None if count is None else int(count)  # null: until switched off
     try:
         fake.fault(kind, count, **data)
     except ValueError as exc:
@@ -74,7 +75,10 @@ async def add_fault(fake: FakeIRacing, request: web.Request) -> web.Response:
 
 
 async def clear_faults(fake: FakeIRacing, request: web.Request) -> web.Response:
-    fake.clear_faults()
+    try:
+        fake.clear_faults(request.query.get("kind"))
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
     return web.json_response({"ok": True})
 
 
@@ -115,8 +119,8 @@ async def config(fake: FakeIRacing, request: web.Request) -> web.Response:
 CONTROL_ROUTES: tuple[ControlRoute, ...] = (
     ControlRoute("POST", "members", add_members, "add_member for one member or {'members': [...]}"),
     ControlRoute("POST", "races", add_race, "add_race: {'entries': [...], **keyword arguments}"),
-    ControlRoute("POST", "faults", add_fault, "fault: {'kind': ..., 'count': n, **params}"),
-    ControlRoute("DELETE", "faults", clear_faults, "clear_faults"),
+    ControlRoute("POST", "faults", add_fault, "fault: {'kind': ..., 'count': n (null: until cleared), **params}"),
+    ControlRoute("DELETE", "faults", clear_faults, "clear_faults: every fault, or ?kind=... for one kind"),
     ControlRoute("POST", "expire_tokens", expire_tokens, "expire_access_tokens"),
     ControlRoute("GET", "requests", requests, "the request log from ?since=n, and the next n"),
     ControlRoute("DELETE", "requests", clear_requests, "empty the request log"),

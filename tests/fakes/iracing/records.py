@@ -147,6 +147,7 @@ class RequestRecord:
     authorization: bool  # an Authorization header was sent
     status: int = 0
     grant_type: str | None = None
+    fault: str | None = None  # the armed fault that shaped the answer, if one did
 
 
 def recent_start(minutes_ago: float, now: float | None = None) -> datetime:

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 SLOW_DEFAULT_S = 2.0  # how long a `slow` fault waits when the test names no delay
 HOSTED_MAX_RANGE = 90 * 86_400  # search_hosted answers a range of at most 90 days
+# What a proxy or CDN in front of the API answers when something behind it is wrong: HTML, status 200.
+ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>iRacing.com</title></head>"
+    "<body><h1>Something went wrong</h1><p>Please try again in a few minutes.</p></body></html>"
+)
 
 
 def json_answer(
@@ -155,6 +160,7 @@ class ApiRoutes:
             request.transport.close()  # the client sees the connection drop mid-request
             return web.Response(status=500)
         if fake.faults.take("maintenance") is not None:
+            record.fault = "maintenance"
             note = "The site is currently undergoing maintenance. Please try your request later."
             return json_answer(record, {"error": "Site Maintenance", "note": note}, 503, headers)
         fault = fake.faults.take("server_error")
@@ -191,7 +197,7 @@ class ApiRoutes:
             race = world.races.get(int(query["subsession_id"]))
             if race is None or not race.published(now):
                 return json_answer(record, {"error": "Not Found"}, 404, headers)
-            return self.link(request, record, race.body, headers)
+            return self.results(request, record, race.subsession_id, race.body, headers)
         if path == "season/spectator_subsessionids_detail":
             return self.link(request, record, json.dumps(world.live_body(now)).encode(), headers)
         if path == "session/reg_drivers_list":
@@ -263,6 +269,24 @@ class ApiRoutes:
         body = {"success": True, "session_info": {"subsession_id": subsession_id, "simsession_number": 0}}
         body["chunk_info"] = info["data"]["chunk_info"]
         return self.link(request, record, json.dumps(body).encode(), headers)
+
+    def results(
+        self, request: web.Request, record: RequestRecord, subsession_id: int, body: bytes, headers: dict[str, str]
+    ) -> web.Response:
+        """A race's results, or the bad answer a test armed for it in their place."""
+        faults = self.fake.faults
+        if faults.take("results_html", subsession_id=subsession_id) is not None:
+            record.fault = "results_html"
+            return text_answer(record, ERROR_PAGE, 200, headers, "text/html")
+        if faults.take("results_truncated", subsession_id=subsession_id) is not None:
+            record.fault = "results_truncated"
+            body = body[: len(body) // 2]
+        elif faults.take("results_incomplete", subsession_id=subsession_id) is not None:
+            record.fault = "results_incomplete"
+            document = json.loads(body)
+            document.pop("session_results", None)
+            body = json.dumps(document).encode()
+        return self.link(request, record, body, headers)
 
     def park(self, body: bytes) -> str:
         return self.fake.links.park(body, self.fake.clock(), self.fake.link_ttl)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .auth import FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FAKE_EMAIL, FAKE_PASSWORD, TokenStore
 from .control import add_control_routes
-from .faults import FAULT_KINDS, Faults
+from .faults import COUNTED, FAULT_KINDS, Faults
 from .links import LinkStore
 from .ratelimit import RateWindow
 from .records import Member, Race, RaceEntry, RequestRecord
@@ -197,10 +197,10 @@ class FakeIRacing:
 
     # --- faults ----------------------------------------------------------------------------------
 
-    def fault(self, kind: str, count: int = 1, **params: Any) -> None:
-        """Inject a fault (see FAULT_KINDS). Counted faults hit the next ``count`` matching requests."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
+    def fault(self, kind: str, count: int | None = 1, **params: Any) -> None:
+        """Inject a fault (see FAULT_KINDS). Counted faults hit the next ``count`` matching requests,
+        or (``count=None``) every one until ``clear_faults(kind)`` switches them off."""
+        self._known(kind)
         if kind == "rate_limit":
             self.window.block(self.clock(), float(params.get("reset_in", 2.0)), int(params.get("status", 429)))
         elif kind == "captcha":
@@ -212,9 +212,21 @@ class FakeIRacing:
         else:
             self.faults.arm(kind, count, params)
 
-    def clear_faults(self) -> None:
+    def clear_faults(self, kind: str | None = None) -> None:
+        """Switch off one counted fault kind, or every fault (and a forced rate-limit block)."""
+        if kind is not None:
+            self._known(kind)
+            if kind not in COUNTED:
+                raise ValueError(f"{kind!r} is not switched off by kind; clear every fault instead")
+            self.faults.clear(kind)
+            return
         self.faults.clear()
         self.window.blocked_until = None
+
+    @staticmethod
+    def _known(kind: str) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULT_KINDS)}")
 
     def expire_access_tokens(self) -> None:
         self.tokens.expire_access(self.clock())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -95,6 +96,61 @@ async def test_s3_rejects_an_authorization_header(fake: FakeIRacing, tmp_path: P
         async with http.get(link) as r:
             assert r.status == 200 and (await r.json()) == {"cust_id": 5, "races": []}
     assert fake.stats["s3_with_authorization"] == 1
+
+
+async def test_bad_results_answers_and_maintenance_are_switched_on_and_off(fake: FakeIRacing) -> None:
+    """Through the control routes, as a test against a running fake uses them: a bad results/get
+    answer for one race only (for N answers, or until switched off), maintenance until switched off."""
+    token = fake.issue_tokens()["access_token"]
+    first, second = fake.add_race([21, 22]), fake.add_race([23])
+    base, auth = fake.base_url, {"Authorization": f"Bearer {token}"}
+
+    async with aiohttp.ClientSession() as http:
+
+        async def control(method: str, body: dict[str, object] | None = None, query: str = "") -> int:
+            async with http.request(method, f"{base}/_fake/faults{query}", json=body) as r:
+                return r.status
+
+        async def results(sid: int) -> tuple[int, str, bytes]:
+            async with http.get(f"{base}/data/results/get", params={"subsession_id": str(sid)}, headers=auth) as r:
+                if r.content_type == "text/html":
+                    return r.status, r.content_type, await r.read()
+                link = (await r.json())["link"]
+            async with http.get(link) as r:
+                return r.status, r.content_type, await r.read()
+
+        assert await control("POST", {"kind": "results_truncated", "count": 2, "subsession_id": first}) == 200
+        assert await control("POST", {"kind": "results_incomplete", "count": None, "subsession_id": second}) == 200
+        whole = fake.world.races[first].body
+        assert (await results(first))[2] == whole[: len(whole) // 2]
+        status, _, body = await results(second)
+        assert status == 200 and "session_results" not in json.loads(body)
+        assert (await results(first))[2] == whole[: len(whole) // 2]  # the second and last one
+        assert (await results(first))[2] == whole  # used up
+        assert "session_results" not in json.loads((await results(second))[2])  # until switched off
+        assert await control("DELETE", query="?kind=results_incomplete") == 200
+        assert json.loads((await results(second))[2])["session_results"]
+
+        assert await control("POST", {"kind": "results_html", "count": 1}) == 200  # any race
+        status, kind, body = await results(second)
+        assert (status, kind) == (200, "text/html") and body.startswith(b"<!DOCTYPE html>")
+
+        assert await control("POST", {"kind": "maintenance", "count": None}) == 200
+        for _ in range(3):
+            async with http.get(f"{base}/data/member/get", params={"cust_ids": "21"}, headers=auth) as r:
+                assert r.status == 503 and (await r.json())["error"] == "Site Maintenance"
+        assert await control("DELETE", query="?kind=maintenance") == 200
+        assert (await results(first))[0] == 200
+        assert await control("DELETE", query="?kind=captcha") == 400  # sticky kinds: cleared all at once
+    faulty = [r.fault for r in fake.requests if r.kind == "data" and r.fault]
+    assert faulty == [
+        "results_truncated",
+        "results_incomplete",
+        "results_truncated",
+        "results_incomplete",
+        "results_html",
+        *["maintenance"] * 3,
+    ]
 
 
 def _free_port() -> int:
