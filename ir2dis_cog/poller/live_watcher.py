@@ -294,6 +294,10 @@ class LiveWatcher:
         since = self._trouble_since
         if since is None or self._troubled_tick or self._last_error is not None or self._last_list_at is None:
             return
+        if self._engine.store_failing_since() is not None:
+            # A tick may go through without the database; a catch-up now would find races it
+            # cannot write down, and its next search is minutes away. Wait until the store answers.
+            return
         self._trouble_since = None
         self._catchup.begin(since - MARGIN)
         log_event(
