@@ -197,6 +197,12 @@ class PollEngine:
         """Since when races found could not be written to the database (None: it answers)."""
         return self._owed.store_failing_since
 
+    def store_unreachable(self) -> float:
+        """Someone found the database down (a command): since when it fails, from now if nobody knew."""
+        self._owed.note_store(False)
+        since = self._owed.store_failing_since
+        return self._clock.now() if since is None else since
+
     @property
     def claim_holder(self) -> str:
         return self._outbox.claim_holder

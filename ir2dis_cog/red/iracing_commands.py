@@ -348,7 +348,7 @@ class IRacingCommands(MixinMeta):
         except Exception:
             if await store.ping():
                 raise  # the database answers: a bug, for the error handler
-            since = self.engine.store_failing_since() if self.engine is not None else None
+            since = self.engine.store_unreachable() if self.engine is not None else None
             await self._reply(ctx, store_outage_text(since, now=time.time()))
             return
         spent = client.usage()  # iRacing's whole budget, and who spent the last window of it

@@ -96,7 +96,7 @@ async def database_outage(bot: FaultBot, server: DatabaseServer) -> list[Outcome
     asked = sum(1 for r in bot.asked("results/get", found) if down_at < r.at < up_at)
     bot.expect(asked > 0, f"the watcher did not ask for {found}'s results during the outage")
     bot.expect(
-        "database" in status.lower() and "went wrong" not in status,
+        "database is unreachable since" in status and "went wrong" not in status,
         f"/iracing status during the outage said {status!r}",
     )
     return [
