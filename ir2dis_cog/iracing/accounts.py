@@ -131,6 +131,9 @@ class AccountPool:
     def auth_status(self) -> str:
         return self.primary.auth_status()
 
+    def in_maintenance(self) -> bool:
+        return any(c.in_maintenance() for c in self._clients)
+
     def accounts(self) -> list[AccountView]:
         now = self._clock()
         return [

@@ -203,6 +203,7 @@ class IRacingClient:
         self._settings = settings
         self._store = state_store
         self._metrics = metrics
+        self._maintenance = False  # the last data answer was 503 "Site Maintenance"
         self._tuning = tuning or ClientTuning()
         self._guard = login_guard
         self._clock = clock
@@ -282,6 +283,10 @@ class IRacingClient:
         if self._interactive is None:
             self._interactive = InteractiveClient(self, clock=self._clock)
         return self._interactive
+
+    def in_maintenance(self) -> bool:
+        """The last answer of the data API was maintenance (cleared by the next other answer)."""
+        return self._maintenance
 
     def auth_status(self) -> str:
         if self._auth is None:
@@ -480,7 +485,9 @@ class IRacingClient:
             raise _RateLimitHit(until, lane)
         if status == 401:
             raise _Unauthorized(headers)
-        if status == 503 and is_maintenance(body):
+        # Seen at the first answer: /health need not wait for the retries below to give up.
+        self._maintenance = status == 503 and is_maintenance(body)
+        if self._maintenance:
             raise MaintenanceError()
         if status >= 500:
             raise _Transient(endpoint, f"HTTP {status}")

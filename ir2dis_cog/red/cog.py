@@ -270,7 +270,9 @@ class IRacingCog(ServerCommands, LeagueCommands, IRacingCommands, OwnerCommands,
             return self.store is not None and await self.store.ping()
 
         def maintenance() -> bool:
-            return bool(self.engine and self.engine.status().maintenance)
+            # The pool sees the first maintenance answer; the engine the calls that gave up on it.
+            in_pool = self.pool is not None and self.pool.in_maintenance()
+            return in_pool or bool(self.engine and self.engine.status().maintenance)
 
         assert self.settings is not None
         return HealthChecks(

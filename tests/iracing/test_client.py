@@ -190,6 +190,25 @@ async def test_maintenance_waits_longer_then_raises_its_own_error(fake: FakeIRac
     assert len(_data_requests(fake)) - before == FAST.maintenance_tries
 
 
+async def test_the_client_says_maintenance_from_the_first_such_answer_until_another_answer(
+    fake: FakeIRacing, client: IRacingClient
+) -> None:
+    fake.add_member(1)
+    await client.get_recent_races(1)
+    assert not client.in_maintenance()
+    fake.fault("maintenance", count=1)
+    waiting = asyncio.create_task(client.get_recent_races(1))
+    while not client.in_maintenance():  # said while the client still waits to ask again
+        assert not waiting.done()
+        await asyncio.sleep(0)
+    assert await waiting == []
+    assert not client.in_maintenance()
+    fake.fault("maintenance", count=5)
+    with pytest.raises(MaintenanceError):
+        await client.get_recent_races(1)
+    assert client.in_maintenance()
+
+
 @pytest.mark.parametrize("status", [500, 502, 504])
 async def test_server_errors_are_retried_with_backoff(fake: FakeIRacing, client: IRacingClient, status: int) -> None:
     fake.add_member(1)
