@@ -20,6 +20,7 @@ from ir2dis_cog.core.records import (
     Watermark,
 )
 
+from .claims import LeasedClaims
 from .database import Database
 
 MAX_ID = 2**63 - 1
@@ -268,110 +269,49 @@ class PostRepo:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._claims = LeasedClaims(db, "post_history", ("guild_id", "subsession_id"))
 
     async def claim(self, post: PendingPost, owner: str, *, now: int, lease_seconds: int = 300) -> bool:
         """True when this caller won the (guild, subsession) and must publish it."""
-        validate_id(post.guild_id, "guild id")
-        validate_id(post.subsession_id, "subsession id")
-        validate_id(post.channel_id, "channel id")
-        sql = self._db.insert_ignore(
-            "post_history",
-            (
-                "guild_id",
-                "subsession_id",
-                "channel_id",
-                "card_json",
-                "image_json",
-                "race_finished_at",
-                "claimed_at",
-                "claim_owner",
-                "lease_until",
-                "attempts",
-                "state",
-                "mentions",
-            ),
-        )
-        won = await self._db.execute(
-            sql,
-            (
-                post.guild_id,
-                post.subsession_id,
-                post.channel_id,
-                post.card_json,
-                post.image_json,
-                post.race_finished_at,
-                now,
-                owner[:64],
-                now + lease_seconds,
-                0,
-                "pending",
-                post.mentions,
-            ),
-        )
-        return won == 1
+        values = {
+            "guild_id": validate_id(post.guild_id, "guild id"),
+            "subsession_id": validate_id(post.subsession_id, "subsession id"),
+            "channel_id": validate_id(post.channel_id, "channel id"),
+            "card_json": post.card_json,
+            "image_json": post.image_json,
+            "race_finished_at": post.race_finished_at,
+            "mentions": post.mentions,
+        }
+        return await self._claims.claim_leased(values, owner, now=now, lease_seconds=lease_seconds)
 
     async def record(self, guild_id: int, subsession_id: int, message_id: int, *, now: int) -> bool:
         validate_id(message_id, "message id")
-        changed = await self._db.execute(
-            "UPDATE post_history SET message_id = ?, posted_at = ?, state = 'posted', claim_owner = NULL, "
-            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (message_id, now, guild_id, subsession_id),
-        )
-        return changed == 1
+        return await self._claims.record((guild_id, subsession_id), message_id, now=now)
 
     async def fail(self, guild_id: int, subsession_id: int, error: str, *, now: int, retry_after: int = 0) -> None:
         """Keep the claim for a later try; count the attempt and remember why."""
-        await self._db.execute(
-            "UPDATE post_history SET attempts = attempts + 1, last_error = ?, last_error_at = ?, "
-            "claim_owner = NULL, lease_until = ? WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (error[:255], now, now + retry_after, guild_id, subsession_id),
-        )
+        await self._claims.fail((guild_id, subsession_id), error, now=now, retry_after=retry_after)
 
     async def take_over(
         self, guild_id: int, subsession_id: int, owner: str, *, now: int, lease_seconds: int = 300
     ) -> bool:
         """Lease an unresolved claim whose lease ran out; True for exactly one caller."""
-        changed = await self._db.execute(
-            "UPDATE post_history SET claim_owner = ?, claimed_at = ?, lease_until = ? "
-            "WHERE guild_id = ? AND subsession_id = ? AND state = 'pending' "
-            "AND (lease_until IS NULL OR lease_until <= ?)",
-            (owner[:64], now, now + lease_seconds, guild_id, subsession_id, now),
-        )
-        return changed == 1
+        return await self._claims.take_over((guild_id, subsession_id), owner, now=now, lease_seconds=lease_seconds)
 
     async def release_earlier_lives(self, instance: str, current_owner: str) -> int:
-        """Free the leases of claims this instance's earlier processes held when they died.
-
-        Owners are ``"<instance>:<process>"``. One instance (one data folder) runs one process at a
-        time, so a claim of the same instance under another process id is a dead one: a restart can
-        settle it at once instead of waiting out its lease. Other instances' claims are untouched.
-        """
-        if not instance or any(ch in instance for ch in "%_:"):
-            raise ValueError("an instance id is a non-empty string without % _ or :")
-        return await self._db.execute(
-            "UPDATE post_history SET lease_until = NULL, claim_owner = NULL "
-            "WHERE state = 'pending' AND claim_owner LIKE ? AND claim_owner <> ?",
-            (f"{instance}:%", current_owner[:64]),
-        )
+        """A restart settles at once the claims its dead predecessor held (see ``LeasedClaims``)."""
+        return await self._claims.release_earlier_lives(instance, current_owner)
 
     async def unresolved(self, *, now: int, limit: int = 1000) -> list[PendingPost]:
         """Claims without a message whose lease has run out (crashed, or failed and due again)."""
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM post_history WHERE state = 'pending' "  # noqa: S608
-            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY race_finished_at, subsession_id LIMIT ?",
-            (now, limit),
-        )
+        rows = await self._claims.unresolved(_POST_COLUMNS, now=now, limit=limit)
         return [
             PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e, i, m)
             for g, s, c, j, t, a, e, i, m in rows
         ]
 
     async def drop(self, guild_id: int, subsession_id: int, reason: str, *, now: int) -> None:
-        await self._db.execute(
-            "UPDATE post_history SET state = 'dropped', last_error = ?, last_error_at = ?, claim_owner = NULL, "
-            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (reason[:255], now, guild_id, subsession_id),
-        )
+        await self._claims.drop((guild_id, subsession_id), reason, now=now)
 
     async def skip_too_old(self, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int) -> bool:
         """Record a race never posted because it ended too long ago; True the first time only.
