@@ -23,12 +23,12 @@ from .links_repo import LinkRepo, LinkTakenError, MemberLink
 from .migrate import apply_migrations
 from .notices_repo import LiveNoticeRepo
 from .pending_repo import PendingRaceRepo
+from .posts_repo import PostRepo
 from .repo import (
     AuthStateRepo,
     GuildRepo,
     InvalidIdError,
     LastSeenRepo,
-    PostRepo,
     TrackedDriverRepo,
     validate_id,
 )

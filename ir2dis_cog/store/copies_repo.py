@@ -58,7 +58,7 @@ class CopyRepo:
         return await self._claims.take_over(key, owner, now=now, lease_seconds=lease_seconds)
 
     async def release_earlier_lives(self, instance: str, current_owner: str) -> int:
-        """As ``PostRepo.release_earlier_lives``: a restart settles its dead predecessor's copies."""
+        """As the outbox (see ``LeasedClaims``): a restart settles its dead predecessor's copies."""
         return await self._claims.release_earlier_lives(instance, current_owner)
 
     async def unresolved(self, *, now: int, limit: int = 1000) -> list[CopyRow]:
