@@ -26,7 +26,7 @@ from ir2dis_cog.observability.logging import log_event
 from ir2dis_cog.observability.metrics import Metrics
 from ir2dis_cog.render.image_card import ImageCard
 from ir2dis_cog.store import Store
-from ir2dis_cog.store.choices_repo import CopyRow
+from ir2dis_cog.store.copies_repo import CopyRow
 
 from .cycle_state import CycleState
 from .outbox import Outbox

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .choices_repo import ChoicesRepo, CopyRepo, DigestRepo, LinkRepo, LinkTakenError, LiveNoticeRepo, MemberLink
+from .choices_repo import ChoicesRepo
+from .copies_repo import CopyRepo, CopyRow
 from .database import (
     Database,
     DatabaseConfig,
@@ -16,21 +17,25 @@ from .database import (
     connect,
     parse_database_url,
 )
+from .digests_repo import DigestRepo
 from .leagues_repo import HostedWatch, HostedWatchRepo, LeagueFollow, LeagueFollowRepo, RaceKindsRepo
+from .links_repo import LinkRepo, LinkTakenError, MemberLink
 from .migrate import apply_migrations
+from .notices_repo import LiveNoticeRepo
 from .pending_repo import PendingRaceRepo
+from .posts_repo import PostRepo
 from .repo import (
     AuthStateRepo,
     GuildRepo,
     InvalidIdError,
     LastSeenRepo,
-    PostRepo,
     TrackedDriverRepo,
     validate_id,
 )
 from .work_lease import AccountAuthStateRepo, LeaseRow, WorkLeaseRepo
 
 __all__ = [
+    "CopyRow",
     "Database",
     "DatabaseConfig",
     "DatabaseConfigError",

@@ -14,8 +14,6 @@ from ir2dis_cog.core.records import (
     DEFAULT_POST_STYLE,
     POST_STYLES,
     GuildConfig,
-    PendingPost,
-    PostRecord,
     TrackedDriver,
     Watermark,
 )
@@ -39,12 +37,12 @@ def validate_id(value: object, what: str = "id") -> int:
     return value
 
 
-def _chunks(values: list[int]) -> Iterable[list[int]]:
+def chunks(values: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
 
 
-def _marks(n: int) -> str:
+def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
@@ -99,9 +97,9 @@ class GuildRepo:
     async def get_many(self, guild_ids: Iterable[int]) -> dict[int, GuildConfig]:
         ids = sorted({validate_id(g, "guild id") for g in guild_ids})
         found: dict[int, GuildConfig] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = await self._db.fetchall(
-                f"SELECT {_GUILD_COLUMNS} FROM guild WHERE guild_id IN ({_marks(len(chunk))})",  # noqa: S608
+                f"SELECT {_GUILD_COLUMNS} FROM guild WHERE guild_id IN ({marks(len(chunk))})",  # noqa: S608
                 chunk,
             )
             found.update((r[0], _guild_config(r)) for r in rows)
@@ -160,10 +158,10 @@ class TrackedDriverRepo:
         """(guild, cust_id) -> when the server (last) started tracking that driver."""
         ids = sorted({validate_id(c, "cust_id") for c in cust_ids})
         found: dict[tuple[int, int], int] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = await self._db.fetchall(
                 "SELECT guild_id, cust_id, created_at FROM tracked_driver "  # noqa: S608
-                f"WHERE active = 1 AND cust_id IN ({_marks(len(chunk))})",
+                f"WHERE active = 1 AND cust_id IN ({marks(len(chunk))})",
                 chunk,
             )
             found.update(((int(g), int(c)), int(t)) for g, c, t in rows)
@@ -183,10 +181,10 @@ class TrackedDriverRepo:
             rows = await self._db.fetchall("SELECT cust_id, guild_id FROM tracked_driver WHERE active = 1")
         else:
             rows = []
-            for chunk in _chunks(sorted({validate_id(c, "cust_id") for c in cust_ids})):
+            for chunk in chunks(sorted({validate_id(c, "cust_id") for c in cust_ids})):
                 rows += await self._db.fetchall(
                     "SELECT cust_id, guild_id FROM tracked_driver "  # noqa: S608 - placeholders only
-                    f"WHERE active = 1 AND cust_id IN ({_marks(len(chunk))})",
+                    f"WHERE active = 1 AND cust_id IN ({marks(len(chunk))})",
                     chunk,
                 )
         guilds: defaultdict[int, set[int]] = defaultdict(set)
@@ -214,10 +212,10 @@ class LastSeenRepo:
     async def for_cust_ids(self, cust_ids: Iterable[int]) -> dict[tuple[int, int], Watermark]:
         ids = sorted({validate_id(c, "cust_id") for c in cust_ids})
         found: dict[tuple[int, int], Watermark] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = await self._db.fetchall(
                 "SELECT guild_id, cust_id, last_finish_at, last_subsession_id FROM last_seen "  # noqa: S608
-                f"WHERE cust_id IN ({_marks(len(chunk))})",
+                f"WHERE cust_id IN ({marks(len(chunk))})",
                 chunk,
             )
             found.update(((int(g), int(c)), Watermark(int(f), int(s))) for g, c, f, s in rows)
@@ -256,200 +254,6 @@ class LastSeenRepo:
         """When the newest race settled for any pair finished: the bot ran until about then."""
         rows = await self._db.fetchall("SELECT MAX(last_finish_at) FROM last_seen")
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
-
-
-_POST_COLUMNS = (
-    "guild_id, subsession_id, channel_id, card_json, race_finished_at, attempts, last_error, image_json, mentions"
-)
-
-
-class PostRepo:
-    """post_history as an outbox: claim (the unique key decides), send, record."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    async def claim(self, post: PendingPost, owner: str, *, now: int, lease_seconds: int = 300) -> bool:
-        """True when this caller won the (guild, subsession) and must publish it."""
-        validate_id(post.guild_id, "guild id")
-        validate_id(post.subsession_id, "subsession id")
-        validate_id(post.channel_id, "channel id")
-        sql = self._db.insert_ignore(
-            "post_history",
-            (
-                "guild_id",
-                "subsession_id",
-                "channel_id",
-                "card_json",
-                "image_json",
-                "race_finished_at",
-                "claimed_at",
-                "claim_owner",
-                "lease_until",
-                "attempts",
-                "state",
-                "mentions",
-            ),
-        )
-        won = await self._db.execute(
-            sql,
-            (
-                post.guild_id,
-                post.subsession_id,
-                post.channel_id,
-                post.card_json,
-                post.image_json,
-                post.race_finished_at,
-                now,
-                owner[:64],
-                now + lease_seconds,
-                0,
-                "pending",
-                post.mentions,
-            ),
-        )
-        return won == 1
-
-    async def record(self, guild_id: int, subsession_id: int, message_id: int, *, now: int) -> bool:
-        validate_id(message_id, "message id")
-        changed = await self._db.execute(
-            "UPDATE post_history SET message_id = ?, posted_at = ?, state = 'posted', claim_owner = NULL, "
-            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (message_id, now, guild_id, subsession_id),
-        )
-        return changed == 1
-
-    async def fail(self, guild_id: int, subsession_id: int, error: str, *, now: int, retry_after: int = 0) -> None:
-        """Keep the claim for a later try; count the attempt and remember why."""
-        await self._db.execute(
-            "UPDATE post_history SET attempts = attempts + 1, last_error = ?, last_error_at = ?, "
-            "claim_owner = NULL, lease_until = ? WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (error[:255], now, now + retry_after, guild_id, subsession_id),
-        )
-
-    async def take_over(
-        self, guild_id: int, subsession_id: int, owner: str, *, now: int, lease_seconds: int = 300
-    ) -> bool:
-        """Lease an unresolved claim whose lease ran out; True for exactly one caller."""
-        changed = await self._db.execute(
-            "UPDATE post_history SET claim_owner = ?, claimed_at = ?, lease_until = ? "
-            "WHERE guild_id = ? AND subsession_id = ? AND state = 'pending' "
-            "AND (lease_until IS NULL OR lease_until <= ?)",
-            (owner[:64], now, now + lease_seconds, guild_id, subsession_id, now),
-        )
-        return changed == 1
-
-    async def release_earlier_lives(self, instance: str, current_owner: str) -> int:
-        """Free the leases of claims this instance's earlier processes held when they died.
-
-        Owners are ``"<instance>:<process>"``. One instance (one data folder) runs one process at a
-        time, so a claim of the same instance under another process id is a dead one: a restart can
-        settle it at once instead of waiting out its lease. Other instances' claims are untouched.
-        """
-        if not instance or any(ch in instance for ch in "%_:"):
-            raise ValueError("an instance id is a non-empty string without % _ or :")
-        return await self._db.execute(
-            "UPDATE post_history SET lease_until = NULL, claim_owner = NULL "
-            "WHERE state = 'pending' AND claim_owner LIKE ? AND claim_owner <> ?",
-            (f"{instance}:%", current_owner[:64]),
-        )
-
-    async def unresolved(self, *, now: int, limit: int = 1000) -> list[PendingPost]:
-        """Claims without a message whose lease has run out (crashed, or failed and due again)."""
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM post_history WHERE state = 'pending' "  # noqa: S608
-            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY race_finished_at, subsession_id LIMIT ?",
-            (now, limit),
-        )
-        return [
-            PendingPost(int(g), int(s), int(c or 0), str(j or ""), int(t or 0), int(a or 0), e, i, m)
-            for g, s, c, j, t, a, e, i, m in rows
-        ]
-
-    async def drop(self, guild_id: int, subsession_id: int, reason: str, *, now: int) -> None:
-        await self._db.execute(
-            "UPDATE post_history SET state = 'dropped', last_error = ?, last_error_at = ?, claim_owner = NULL, "
-            "lease_until = NULL WHERE guild_id = ? AND subsession_id = ? AND state = 'pending'",
-            (reason[:255], now, guild_id, subsession_id),
-        )
-
-    async def skip_too_old(self, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int) -> bool:
-        """Record a race never posted because it ended too long ago; True the first time only.
-
-        The row (state ``dropped``, with its reason) is what makes it reported once, across
-        restarts and processes, and what ``/iracing status`` counts.
-        """
-        validate_id(guild_id, "guild id")
-        validate_id(subsession_id, "subsession id")
-        sql = self._db.insert_ignore(
-            "post_history",
-            (
-                "guild_id",
-                "subsession_id",
-                "race_finished_at",
-                "claimed_at",
-                "attempts",
-                "state",
-                "last_error",
-                "last_error_at",
-            ),
-        )
-        won = await self._db.execute(sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now))
-        return won == 1
-
-    async def decided(self, guild_id: int, subsession_ids: Iterable[int]) -> frozenset[int]:
-        """Which of these races this server's outbox already holds (posted, pending or dropped)."""
-        validate_id(guild_id, "guild id")
-        ids = sorted({validate_id(s, "subsession id") for s in subsession_ids})
-        found: set[int] = set()
-        for chunk in _chunks(ids):
-            rows = await self._db.fetchall(
-                "SELECT subsession_id FROM post_history WHERE guild_id = ? "  # noqa: S608
-                f"AND subsession_id IN ({_marks(len(chunk))})",
-                [guild_id, *chunk],
-            )
-            found.update(int(r[0]) for r in rows)
-        return frozenset(found)
-
-    async def dropped_count(self, guild_id: int, *, since: int) -> int:
-        """Races of this server given up on since ``since``: too old to post, or never postable."""
-        sql = "SELECT COUNT(*) FROM post_history WHERE guild_id = ? AND state = 'dropped' AND last_error_at >= ?"
-        return int(await self._db.fetchval(sql, (validate_id(guild_id, "guild id"), since)) or 0)
-
-    async def get(self, guild_id: int, subsession_id: int) -> PostRecord | None:
-        row = await self._db.fetchone(
-            "SELECT guild_id, subsession_id, state, message_id, attempts, last_error FROM post_history "
-            "WHERE guild_id = ? AND subsession_id = ?",
-            (validate_id(guild_id, "guild id"), validate_id(subsession_id, "subsession id")),
-        )
-        if not row:
-            return None
-        g, s, state, message_id, attempts, error = row
-        return PostRecord(int(g), int(s), str(state), int(message_id) if message_id else None, int(attempts), error)
-
-    async def pending_count(self, guild_id: int | None = None) -> int:
-        """Posts claimed and waiting (a channel unavailable, Discord failing), with their copies in
-        other channels: of one server, or of every server (None)."""
-        where, params = (
-            ("guild_id = ? AND ", (validate_id(guild_id, "guild id"),)) if guild_id is not None else ("", ())
-        )
-        total = 0
-        for table in ("post_history", "post_copy"):
-            sql = f"SELECT COUNT(*) FROM {table} WHERE {where}state = 'pending'"  # noqa: S608
-            total += int(await self._db.fetchval(sql, params) or 0)
-        return total
-
-    async def last_failure(self, guild_id: int, *, since: int = 0) -> str | None:
-        """Why the newest post still unposted (waiting, or dropped) since ``since`` failed.
-
-        A failure that a later retry got through is no news for the server's admins.
-        """
-        row = await self._db.fetchone(
-            "SELECT last_error FROM post_history WHERE guild_id = ? AND last_error IS NOT NULL "
-            "AND state <> 'posted' AND last_error_at >= ? ORDER BY last_error_at DESC LIMIT 1",
-            (validate_id(guild_id, "guild id"), since),
-        )
-        return str(row[0]) if row else None
 
 
 class AuthStateRepo:

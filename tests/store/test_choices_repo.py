@@ -9,7 +9,7 @@ from ir2dis_cog.core.digest import DigestRow
 from ir2dis_cog.core.filters import Filters
 from ir2dis_cog.core.records import PendingPost
 from ir2dis_cog.store import LinkTakenError, Store
-from ir2dis_cog.store.choices_repo import CopyRow
+from ir2dis_cog.store.copies_repo import CopyRow
 
 NOW = 1_770_000_000
 G = 111_222_333_444_555_666
