@@ -147,3 +147,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if is_slow_place(item.path.relative_to(config.rootpath).as_posix()):
             item.add_marker(pytest.mark.slow)
+    spread_slow_ones(items)
+
+
+def spread_slow_ones(items: list[pytest.Item]) -> None:
+    """Spreads the slow tests evenly through the run. xdist hands each worker a run of neighbouring
+    tests: left in place (tests/e2e/ is one block) they would all wait on one worker, one by one."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if not slow or len(slow) == len(items):
+        return
+    quick = [item for item in items if item.get_closest_marker("slow") is None]
+    step = len(quick) / len(slow)
+    placed = [(k * step - 0.5, item) for k, item in enumerate(slow)] + [
+        (float(j), item) for j, item in enumerate(quick)
+    ]
+    items[:] = [item for _, item in sorted(placed, key=lambda pair: pair[0])]
