@@ -125,3 +125,40 @@ def solo() -> Subsession:
 @pytest.fixture(scope="module")
 def team_race() -> Subsession:
     return load_subsession("result_with_team.json")
+
+
+# Where the process, benchmark and wall-clock tests live: a new file there is `slow` without anyone
+# remembering to mark it. A single slow test elsewhere carries `@pytest.mark.slow` itself.
+_SLOW_PLACES = ("tests/e2e/", "tests/docker/", "tests/standalone/", "tests/poller/test_real_processes.py")
+_SLOW_NAMES = ("benchmark", "scale_out")
+# In tests/standalone only the launcher's pure rules, which start nothing.
+_QUICK_FILES = ("tests/standalone/test_startup.py",)
+
+
+def is_slow_place(where: str) -> bool:
+    """`where`: a test file's path from the repository root, with forward slashes."""
+    if where in _QUICK_FILES:
+        return False
+    name = where.rsplit("/", 1)[-1]
+    return where.startswith(_SLOW_PLACES) or any(part in name for part in _SLOW_NAMES)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if is_slow_place(item.path.relative_to(config.rootpath).as_posix()):
+            item.add_marker(pytest.mark.slow)
+    spread_slow_ones(items)
+
+
+def spread_slow_ones(items: list[pytest.Item]) -> None:
+    """Spreads the slow tests evenly through the run. xdist hands each worker a run of neighbouring
+    tests: left in place (tests/e2e/ is one block) they would all wait on one worker, one by one."""
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if not slow or len(slow) == len(items):
+        return
+    quick = [item for item in items if item.get_closest_marker("slow") is None]
+    step = len(quick) / len(slow)
+    placed = [(k * step - 0.5, item) for k, item in enumerate(slow)] + [
+        (float(j), item) for j, item in enumerate(quick)
+    ]
+    items[:] = [item for _, item in sorted(placed, key=lambda pair: pair[0])]

@@ -30,6 +30,7 @@ from ir2dis_cog.iracing.models import DriverResult, TeamResult
 from ir2dis_cog.observability.metrics import Metrics
 from tests.fakes.iracing import FakeIRacing, RaceEntry
 from tests.iracing.conftest import FAST, make_settings
+from tests.poller.conftest import ManualClock
 
 
 def _value(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float:
@@ -293,10 +294,19 @@ async def test_rate_limit_reset_too_far_fails_fast(fake: FakeIRacing, settings: 
 
 
 async def test_budget_reserve_holds_requests_until_the_window_resets(fake: FakeIRacing, settings: Settings) -> None:
+    clock = ManualClock()  # the client's waits move the fake's time too, at once
+    fake.clock = clock.now
     fake.rate_limit, fake.rate_window = 6, 2.0
     fake.add_member(1)
     tuning = replace(FAST, rate_reserve=2, rate_window=2.0)
-    async with IRacingClient(settings, state_store=MemoryAuthStateStore(), metrics=Metrics(), tuning=tuning) as client:
+    async with IRacingClient(
+        settings,
+        state_store=MemoryAuthStateStore(),
+        metrics=Metrics(),
+        tuning=tuning,
+        clock=clock.now,
+        sleep=clock.sleep,
+    ) as client:
         for _ in range(9):
             await client.get_recent_races(1)
     assert fake.stats["rate_limited"] == 0  # never over the limit

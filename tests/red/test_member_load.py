@@ -4,9 +4,12 @@ benchmarks/RESULTS.md."""
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.member_load import run
 
 
+@pytest.mark.slow  # a benchmark on the wall clock: two seconds of it
 async def test_a_member_flooding_commands_cannot_stall_the_poller() -> None:
     seen = await run(seconds=20.0, speed=10.0, drivers=30)
     assert seen["rate_limited_429"] == 0
