@@ -34,5 +34,7 @@ class CycleState:
     charts: dict[int, asyncio.Task[LapChart | None]] = field(default_factory=dict)
     unavailable: dict[int, str] = field(default_factory=dict)
     owed: dict[int, PendingRace] = field(default_factory=dict)  # races owed met this cycle
+    # Every race owed when the cycle began: read once, so a race's fetch waits on no query of its own.
+    owed_at_start: dict[int, PendingRace] = field(default_factory=dict)
     counts: CycleCounts = field(default_factory=CycleCounts)
     aborted: Outcome | None = None

@@ -252,6 +252,7 @@ class PollEngine:
             try:
                 await self._outbox.drain(cycle)
                 await self.run_owed()
+                cycle.owed_at_start = await self._owed.snapshot()
                 activity = await self._store.last_seen.latest_activity()
                 budget = self._source.budget
                 net = self._net_schedule()
@@ -617,7 +618,7 @@ class PollEngine:
         race is owed (written down) and asked again with backoff; only a race given up (iRacing
         said twice, minutes apart, it has no such subsession) is settled without a post."""
         s = ref.subsession_id
-        owed = await self._owed.row(s)
+        owed = cycle.owed_at_start.get(s)
         if owed is not None:
             cycle.owed[s] = owed
             if owed.gave_up_at is not None:

@@ -152,13 +152,14 @@ class Owed:
             del self._unwritten[sid]
         self._store_answered()
 
-    async def row(self, subsession_id: int) -> PendingRace | None:
+    async def snapshot(self) -> dict[int, PendingRace]:
+        """Every race owed now, read once for a cycle (with those kept in memory)."""
         try:
-            found = await self._store.pending.get(subsession_id)
+            rows = await self._store.pending.every()
         except Exception:
-            self._store_failed("read", subsession_id)
-            return self._unwritten.get(subsession_id)
-        return found or self._unwritten.get(subsession_id)
+            self._store_failed("read")
+            rows = {}
+        return {**self._unwritten, **rows}
 
     async def due(self, limit: int = 100) -> list[PendingRace]:
         return await self._store.pending.due(now=self._now(), limit=limit)

@@ -73,6 +73,11 @@ class PendingRaceRepo:
             out.update((r.subsession_id, r) for r in map(_row, rows))
         return out
 
+    async def every(self) -> dict[int, PendingRace]:
+        """Every row (waiting or given up); few, as settled rows go and given-up ones are purged."""
+        rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM pending_race")  # noqa: S608
+        return {r.subsession_id: r for r in map(_row, rows)}
+
     async def due(self, *, now: int, limit: int = 100) -> list[PendingRace]:
         """Races still owed whose next try has come, oldest first (a dead process's too)."""
         rows = await self._db.fetchall(
