@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .claims import LeasedClaims
 from .database import Database
+from .posts_repo import insert_dropped
 from .repo import validate_id
 
 
@@ -81,20 +82,4 @@ class CopyRepo:
     ) -> bool:
         """A race the server's filters keep out: decided (state ``dropped`` with the reason) in the
         outbox, so it is neither posted nor fetched again; True the first time only."""
-        validate_id(guild_id, "guild id")
-        validate_id(subsession_id, "subsession id")
-        sql = self._db.insert_ignore(
-            "post_history",
-            (
-                "guild_id",
-                "subsession_id",
-                "race_finished_at",
-                "claimed_at",
-                "attempts",
-                "state",
-                "last_error",
-                "last_error_at",
-            ),
-        )
-        won = await self._db.execute(sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now))
-        return won == 1
+        return await insert_dropped(self._db, guild_id, subsession_id, reason, finished_at=finished_at, now=now)

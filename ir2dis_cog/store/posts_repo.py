@@ -72,23 +72,7 @@ class PostRepo:
         The row (state ``dropped``, with its reason) is what makes it reported once, across
         restarts and processes, and what ``/iracing status`` counts.
         """
-        validate_id(guild_id, "guild id")
-        validate_id(subsession_id, "subsession id")
-        sql = self._db.insert_ignore(
-            "post_history",
-            (
-                "guild_id",
-                "subsession_id",
-                "race_finished_at",
-                "claimed_at",
-                "attempts",
-                "state",
-                "last_error",
-                "last_error_at",
-            ),
-        )
-        won = await self._db.execute(sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now))
-        return won == 1
+        return await insert_dropped(self._db, guild_id, subsession_id, reason, finished_at=finished_at, now=now)
 
     async def decided(self, guild_id: int, subsession_ids: Iterable[int]) -> frozenset[int]:
         """Which of these races this server's outbox already holds (posted, pending or dropped)."""
@@ -143,3 +127,27 @@ class PostRepo:
             (validate_id(guild_id, "guild id"), since),
         )
         return str(row[0]) if row else None
+
+
+async def insert_dropped(
+    db: Database, guild_id: int, subsession_id: int, reason: str, *, finished_at: int, now: int
+) -> bool:
+    """Decide a (server, race) as never to be posted (state ``dropped``, with its reason); True the
+    first time only: the row makes it reported once, across restarts and processes."""
+    validate_id(guild_id, "guild id")
+    validate_id(subsession_id, "subsession id")
+    sql = db.insert_ignore(
+        "post_history",
+        (
+            "guild_id",
+            "subsession_id",
+            "race_finished_at",
+            "claimed_at",
+            "attempts",
+            "state",
+            "last_error",
+            "last_error_at",
+        ),
+    )
+    won = await db.execute(sql, (guild_id, subsession_id, finished_at, now, 0, "dropped", reason[:255], now))
+    return won == 1
