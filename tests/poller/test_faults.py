@@ -340,21 +340,30 @@ async def test_a_race_owed_in_memory_while_the_database_is_down_is_written_when_
     assert engine.store_failing_since() is None
 
 
-async def test_after_a_spell_of_failures_the_catch_up_runs_though_the_watcher_stayed_healthy(
-    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
-) -> None:
-    w = World(sqlite_store, fake, clock)
+async def settled_watcher(
+    store: Store, fake: FakeIRacing, clock: ManualClock, make_engine: EngineFactory, *, busy_minutes: int
+) -> LiveWatcher:
+    """G1 tracks A, polled once; a live watcher healthy for 20 minutes beside an untracked race of
+    ``busy_minutes``, its start-up catch-up over."""
+    w = World(store, fake, clock)
     fake.add_race([A], session_start_time=clock.now() - 5 * 86_400)
     await w.server(G1, C1)
     await w.track(G1, A)
-    engine = make_engine(sqlite_store)
+    engine = make_engine(store)
     watcher = LiveWatcher(engine, Metrics(), clock, poll_seconds=60)
     await engine.run_cycle()
-    fake.add_race([800, 801], session_start_time=clock.now() - 60, race_minutes=90)
-    for _ in range(20):  # healthy, and the catch-up after its start is over
+    fake.add_race([800, 801], session_start_time=clock.now() - 60, race_minutes=busy_minutes)
+    for _ in range(20):
         await watcher.tick()
         clock.advance(60)
     assert watcher.healthy() and not watcher.status().catching_up
+    return watcher
+
+
+async def test_after_a_spell_of_failures_the_catch_up_runs_though_the_watcher_stayed_healthy(
+    sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
+) -> None:
+    watcher = await settled_watcher(sqlite_store, fake, clock, make_engine, busy_minutes=90)
 
     fake.broken_endpoints.append("season/spectator_subsessionids_detail")  # the live list fails...
     sid = fake.add_race([A, 900], session_start_time=clock.now(), race_minutes=1)  # ...while a race runs
@@ -373,18 +382,7 @@ async def test_after_a_spell_of_failures_the_catch_up_runs_though_the_watcher_st
 async def test_a_race_that_ran_whole_during_a_database_outage_is_caught_up_on_when_it_answers(
     sqlite_store: Store, fake: FakeIRacing, clock: ManualClock, publisher: MemoryPublisher, make_engine: EngineFactory
 ) -> None:
-    w = World(sqlite_store, fake, clock)
-    fake.add_race([A], session_start_time=clock.now() - 5 * 86_400)
-    await w.server(G1, C1)
-    await w.track(G1, A)
-    engine = make_engine(sqlite_store)
-    watcher = LiveWatcher(engine, Metrics(), clock, poll_seconds=60)
-    await engine.run_cycle()
-    fake.add_race([800, 801], session_start_time=clock.now() - 60, race_minutes=120)
-    for _ in range(20):  # healthy, and the catch-up after its start is over
-        await watcher.tick()
-        clock.advance(60)
-    assert watcher.healthy() and not watcher.status().catching_up
+    watcher = await settled_watcher(sqlite_store, fake, clock, make_engine, busy_minutes=120)
 
     with database_down(sqlite_store):
         # Its roster cannot be checked against the tracked drivers while it runs.
