@@ -90,14 +90,10 @@ def _postgres_bin() -> Path:
     return Path(on_path).parent
 
 
-@dataclass
-class PostgresServer:
-    """``initdb`` once, then ``pg_ctl start``/``stop`` on 127.0.0.1:<port> (trust, user postgres)."""
+class _OwnFolder:
+    """A server's own folder: its data directory and its log."""
 
-    kind: str = "postgresql"
-    port: int = field(default_factory=free_port)
-    root: Path = field(default_factory=lambda: _own_dir("ir2dis-pg-", "postgres"))
-    bin: Path = field(default_factory=_postgres_bin)
+    root: Path
 
     @property
     def data(self) -> Path:
@@ -106,6 +102,16 @@ class PostgresServer:
     @property
     def log(self) -> Path:
         return self.root / "server.log"
+
+
+@dataclass
+class PostgresServer(_OwnFolder):
+    """``initdb`` once, then ``pg_ctl start``/``stop`` on 127.0.0.1:<port> (trust, user postgres)."""
+
+    kind: str = "postgresql"
+    port: int = field(default_factory=free_port)
+    root: Path = field(default_factory=lambda: _own_dir("ir2dis-pg-", "postgres"))
+    bin: Path = field(default_factory=_postgres_bin)
 
     @property
     def url(self) -> str:
@@ -155,21 +161,13 @@ def _mariadb_tool(*names: str) -> str:
 
 
 @dataclass
-class MariaDBServer:
+class MariaDBServer(_OwnFolder):
     """``mariadb-install-db`` once, then ``mariadbd`` on 127.0.0.1:<port> (root, no password)."""
 
     kind: str = "mysql"
     port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: _own_dir("ir2dis-maria-", "mysql"))
     _proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "server.log"
 
     @property
     def url(self) -> str:
